@@ -1,0 +1,143 @@
+#include "base/file_util.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+namespace imgctl {
+
+Error errno_error(int err, std::string_view what) {
+    return Error{err, fmt::format("{}: {}", what, std::strerror(err))};
+}
+
+Result<UniqueFd> open_at(int dir_fd, const std::string& path, int flags, mode_t mode) {
+    int fd = ::openat(dir_fd, path.c_str(), flags | O_CLOEXEC, mode);
+    if (fd < 0) return errno_error(errno, fmt::format("opening '{}'", path));
+    return UniqueFd(fd);
+}
+
+Result<void> write_all(int fd, std::span<const std::byte> data) {
+    while (!data.empty()) {
+        ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno_error(errno, "writing");
+        }
+        data = data.subspan(static_cast<size_t>(n));
+    }
+    return {};
+}
+
+Result<void> write_all(int fd, std::string_view data) {
+    return write_all(fd, std::as_bytes(std::span(data.data(), data.size())));
+}
+
+Result<void> pwrite_all(int fd, std::span<const std::byte> data, off_t offset) {
+    while (!data.empty()) {
+        ssize_t n = ::pwrite(fd, data.data(), data.size(), offset);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno_error(errno, "writing");
+        }
+        data = data.subspan(static_cast<size_t>(n));
+        offset += n;
+    }
+    return {};
+}
+
+Result<size_t> pread_full(int fd, std::span<std::byte> buf, off_t offset) {
+    size_t done = 0;
+    while (done < buf.size()) {
+        ssize_t n = ::pread(fd, buf.data() + done, buf.size() - done, offset + static_cast<off_t>(done));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno_error(errno, "reading");
+        }
+        if (n == 0) break;
+        done += static_cast<size_t>(n);
+    }
+    return done;
+}
+
+Result<std::string> read_all(int fd) {
+    std::string out;
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+        out.reserve(static_cast<size_t>(st.st_size));
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno_error(errno, "reading");
+        }
+        if (n == 0) break;
+        out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+}
+
+Result<std::string> read_file_at(int dir_fd, const std::string& path) {
+    auto fd = open_at(dir_fd, path, O_RDONLY);
+    if (!fd) return std::move(fd).error();
+    auto data = read_all(fd->get());
+    if (!data) return std::move(data).error().context(fmt::format("'{}'", path));
+    return data;
+}
+
+Result<void> mkdir_p_at(int dir_fd, const std::string& path, mode_t mode) {
+    std::string cur;
+    size_t pos = 0;
+    while (pos <= path.size()) {
+        size_t next = path.find('/', pos);
+        if (next == std::string::npos) next = path.size();
+        cur = path.substr(0, next);
+        pos = next + 1;
+        if (cur.empty() || cur == "/") continue;
+        if (::mkdirat(dir_fd, cur.c_str(), mode) < 0 && errno != EEXIST)
+            return errno_error(errno, fmt::format("creating directory '{}'", cur));
+    }
+    return {};
+}
+
+Result<void> fsync_dir_at(int dir_fd, const std::string& path) {
+    auto fd = open_at(dir_fd, path, O_RDONLY | O_DIRECTORY);
+    if (!fd) return std::move(fd).error();
+    if (::fsync(fd->get()) < 0) return errno_error(errno, fmt::format("syncing directory '{}'", path));
+    return {};
+}
+
+Result<void> remove_tree_at(int dir_fd, const std::string& path) {
+    if (::unlinkat(dir_fd, path.c_str(), 0) == 0 || errno == ENOENT) return {};
+    if (errno != EISDIR && errno != EPERM) return errno_error(errno, fmt::format("removing '{}'", path));
+    int fd = ::openat(dir_fd, path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return errno_error(errno, fmt::format("opening '{}'", path));
+    DIR* d = ::fdopendir(fd);
+    if (!d) {
+        int e = errno;
+        ::close(fd);
+        return errno_error(e, fmt::format("opening '{}'", path));
+    }
+    std::vector<std::string> names;
+    while (struct dirent* de = ::readdir(d)) {
+        if (std::strcmp(de->d_name, ".") == 0 || std::strcmp(de->d_name, "..") == 0) continue;
+        names.emplace_back(de->d_name);
+    }
+    for (const auto& n : names) {
+        auto r = remove_tree_at(::dirfd(d), n);
+        if (!r) {
+            ::closedir(d);
+            return std::move(r).error().context(fmt::format("removing '{}'", path));
+        }
+    }
+    ::closedir(d);
+    if (::unlinkat(dir_fd, path.c_str(), AT_REMOVEDIR) < 0 && errno != ENOENT)
+        return errno_error(errno, fmt::format("removing '{}'", path));
+    return {};
+}
+
+}  // namespace imgctl

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "base/result.hpp"
+#include "base/unique_fd.hpp"
+
+namespace imgctl {
+
+/// openat() with O_CLOEXEC added; the error names `path`.
+Result<UniqueFd> open_at(int dir_fd, const std::string& path, int flags, mode_t mode = 0);
+
+/// Writes all of `data` (restarting on EINTR and short writes).
+Result<void> write_all(int fd, std::span<const std::byte> data);
+Result<void> write_all(int fd, std::string_view data);
+
+/// pwrite()s all of `data` at `offset`.
+Result<void> pwrite_all(int fd, std::span<const std::byte> data, off_t offset);
+
+/// Reads up to `buf.size()` bytes at `offset`, looping until EOF or full. Returns bytes read.
+Result<size_t> pread_full(int fd, std::span<std::byte> buf, off_t offset);
+
+/// Reads the whole file (from the current position to EOF).
+Result<std::string> read_all(int fd);
+
+/// Reads a whole file by path, relative to `dir_fd` (AT_FDCWD for the cwd).
+Result<std::string> read_file_at(int dir_fd, const std::string& path);
+
+/// mkdirat() that tolerates an existing directory.
+Result<void> mkdir_p_at(int dir_fd, const std::string& path, mode_t mode = 0755);
+
+/// fsync() of a directory opened from `dir_fd`/`path` (makes a link or rename durable).
+Result<void> fsync_dir_at(int dir_fd, const std::string& path);
+
+/// Removes a file or a directory tree (not following symlinks). Missing is not an error.
+Result<void> remove_tree_at(int dir_fd, const std::string& path);
+
+}  // namespace imgctl

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+namespace imgctl {
+
+/// A one-line terminal progress bar on stderr ("title [####    ] 12.0/40.0 MiB 3.1 MiB/s ETA 9s").
+/// It draws only when stderr is a TTY (and IMGCTL_PROGRESS is not "0"), at most 10 times a
+/// second; otherwise it is silent, so logs and pipes stay clean. add() is thread-safe.
+class Progress {
+public:
+    /// `total` may be 0 when unknown (then no bar and no ETA are shown).
+    Progress(std::string title, uint64_t total);
+    ~Progress();
+    Progress(const Progress&) = delete;
+    Progress& operator=(const Progress&) = delete;
+
+    void add(uint64_t delta);
+    void set_total(uint64_t total);
+    /// Draws the final state and ends the line.
+    void finish();
+    bool is_visible() const { return visible_; }
+
+    /// The line that would be drawn for `done` of `total` after `seconds` (exposed for tests).
+    static std::string format_line(const std::string& title, uint64_t done, uint64_t total, double seconds,
+                                   int width);
+
+private:
+    void draw(bool final);
+    std::string title_;
+    std::atomic<uint64_t> total_;
+    std::atomic<uint64_t> done_{0};
+    std::chrono::steady_clock::time_point start_;
+    std::chrono::steady_clock::time_point last_draw_{};
+    std::mutex mu_;
+    bool visible_ = false;
+    bool finished_ = false;
+};
+
+/// "1.5 MiB" style formatting of a byte count.
+std::string format_bytes(uint64_t bytes);
+
+}  // namespace imgctl
