@@ -1,0 +1,90 @@
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+#include "crypto/digest.hpp"
+
+namespace imgctl::composefs {
+
+struct Inode;
+using InodePtr = std::shared_ptr<Inode>;
+
+struct Xattr {
+    std::string name;
+    std::string value;
+    bool operator==(const Xattr&) const = default;
+};
+
+/// One file-system object of the in-memory tree: the one thing every source (directory on
+/// disk, dump file, OCI layers, OSTree commit, EROFS reader) produces and the EROFS writer
+/// consumes. Hardlinks are several directory entries sharing one InodePtr.
+struct Inode {
+    uint32_t mode = 0;  ///< full st_mode: type and permission bits
+    uint32_t nlink = 1; ///< regular files: as given (dump NLINK); directories: recomputed by the writer
+    uint32_t uid = 0;
+    uint32_t gid = 0;
+    uint64_t rdev = 0;  ///< Linux dev_t for char/block devices
+    int64_t mtime_sec = 0;
+    uint32_t mtime_nsec = 0;
+    uint64_t size = 0;  ///< regular files: st_size; symlinks: target length
+    std::vector<Xattr> xattrs;  ///< in any order; the writer sorts
+
+    std::string symlink_target;             ///< S_IFLNK only
+    std::optional<std::string> content;     ///< inline content of a small regular file
+    std::string payload;                    ///< backing path relative to the object dir ("ab/cd…")
+    std::optional<crypto::Digest> fsverity; ///< digest for trusted.overlay.metacopy
+
+    /// Directory entries (S_IFDIR only), kept sorted by name (byte order), without "." and "..".
+    std::map<std::string, InodePtr, std::less<>> children;
+
+    bool is_dir() const { return S_ISDIR(mode); }
+    bool is_reg() const { return S_ISREG(mode); }
+    bool is_symlink() const { return S_ISLNK(mode); }
+
+    static InodePtr make(uint32_t mode) {
+        auto i = std::make_shared<Inode>();
+        i->mode = mode;
+        return i;
+    }
+};
+
+/// A rooted tree with path-based editing for the sources (OCI layer application etc.).
+/// Paths are absolute or relative to the root, '/'-separated; "." and ".." components are
+/// refused (EINVAL) so nothing can ever escape the tree.
+class Tree {
+public:
+    Tree();
+    explicit Tree(InodePtr root) : root_(std::move(root)) {}
+
+    InodePtr& root() { return root_; }
+    const InodePtr& root() const { return root_; }
+
+    /// The inode at `path` (not following symlinks), or nullptr.
+    InodePtr lookup(std::string_view path) const;
+    /// The directory that would hold `path`'s last component, or an error naming the path
+    /// (ENOENT when a parent is missing, ENOTDIR when a parent is not a directory).
+    Result<Inode*> parent_dir(std::string_view path) const;
+    /// Inserts or replaces the entry at `path`; the parent must exist and be a directory.
+    Result<void> insert(std::string_view path, InodePtr inode);
+    /// Removes the entry at `path` (and its subtree). Missing is not an error.
+    Result<void> remove(std::string_view path);
+    /// Creates missing parent directories of `path` with `mode`, uid/gid 0.
+    Result<void> mkdir_parents(std::string_view path, uint32_t mode = S_IFDIR | 0755);
+
+    /// Splits a path into components, refusing empty input, "." and "..".
+    static Result<std::vector<std::string_view>> split(std::string_view path);
+
+private:
+    InodePtr root_;
+};
+
+}  // namespace imgctl::composefs
