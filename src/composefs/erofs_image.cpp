@@ -114,6 +114,7 @@ Result<RawInode> ErofsImage::inode(uint64_t nid) const {
         ino.nlink = load<uint16_t>(h, 6);
         ino.size = load<uint32_t>(h, 8);
         ino.i_u = load<uint32_t>(h, 16);
+        ino.i_ino = load<uint32_t>(h, 20);
         ino.uid = load<uint16_t>(h, 24);
         ino.gid = load<uint16_t>(h, 26);
         ino.mtime_sec = sb_.build_time;
@@ -123,6 +124,7 @@ Result<RawInode> ErofsImage::inode(uint64_t nid) const {
         ino.header_size = kExtendedSize;
         ino.size = load<uint64_t>(h, 8);
         ino.i_u = load<uint32_t>(h, 16);
+        ino.i_ino = load<uint32_t>(h, 20);
         ino.uid = load<uint32_t>(h, 24);
         ino.gid = load<uint32_t>(h, 28);
         ino.mtime_sec = static_cast<int64_t>(load<uint64_t>(h, 32));

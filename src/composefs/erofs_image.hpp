@@ -54,6 +54,7 @@ struct RawInode {
     uint32_t gid = 0;
     uint64_t size = 0;
     uint32_t i_u = 0;  ///< raw block address / rdev / chunk format
+    uint32_t i_ino = 0;  ///< the writer's breadth-first index of the inode
     int64_t mtime_sec = 0;
     uint32_t mtime_nsec = 0;
 };

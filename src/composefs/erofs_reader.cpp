@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <cstring>
+#include <deque>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -49,9 +51,13 @@ uint8_t file_type_of(uint32_t mode) {
 
 bool is_stub(const RawInode& ino) { return S_ISCHR(ino.mode) && ino.i_u == 0; }
 
-// Walks every directory entry below `root` (except "." and ".."), calling
-// fn(parent nid, name, child inode, child path). Directories are entered once: a directory
-// reached twice (a cycle or a directory hardlink) and nesting beyond kMaxDepth are errors.
+// Walks every directory entry below `root` (except "." and "..") breadth-first with entries in
+// on-disk (sorted) order, which is the writer's inode order (FORMAT-NOTES §3.5), calling
+// fn(parent nid, name, child inode, child path, is_primary). `is_primary` is true for the name
+// at which the writer placed the inode: its i_ino is the next breadth-first index. Of a
+// hardlinked inode's names, that one must stay primary for the image bytes to round-trip.
+// Directories are entered once: a directory reached twice (a cycle or a directory hardlink)
+// and nesting beyond kMaxDepth are errors.
 template <typename Fn>
 Result<void> walk(const ErofsImage& img, const RawInode& root, Fn&& fn) {
     struct Pending {
@@ -59,11 +65,12 @@ Result<void> walk(const ErofsImage& img, const RawInode& root, Fn&& fn) {
         std::string path;
         unsigned depth;
     };
-    std::vector<Pending> stack{{root, "", 0}};
+    std::deque<Pending> queue{{root, "", 0}};
     std::unordered_set<uint64_t> dirs{root.nid};
-    while (!stack.empty()) {
-        Pending cur = std::move(stack.back());
-        stack.pop_back();
+    uint64_t next_ino = uint64_t{root.i_ino} + 1;
+    while (!queue.empty()) {
+        Pending cur = std::move(queue.front());
+        queue.pop_front();
         auto ents = img.dirents(cur.ino);
         if (!ents) return std::move(ents).error().context(fmt::format("'{}'", display_path(cur.path)));
         std::unordered_set<std::string_view> names;
@@ -77,13 +84,15 @@ Result<void> walk(const ErofsImage& img, const RawInode& root, Fn&& fn) {
             if (e.file_type != file_type_of(child->mode))
                 return ctx(make_error(EINVAL, "entry type {} does not match the mode 0{:o} of nid {}", e.file_type,
                                       child->mode, e.nid));
-            auto r = fn(cur.ino.nid, e.name, *child, path);
+            bool primary = child->i_ino == next_ino;
+            if (primary) ++next_ino;
+            auto r = fn(cur.ino.nid, e.name, *child, path, primary);
             if (!r) return ctx(std::move(r).error());
             if (!S_ISDIR(child->mode)) continue;
             if (!dirs.insert(child->nid).second)
                 return ctx(make_error(EINVAL, "directory at nid {} is reached twice (cycle or directory hardlink)", e.nid));
             if (cur.depth + 1 > kMaxDepth) return ctx(make_error(EINVAL, "directories nested deeper than {}", kMaxDepth));
-            stack.push_back(Pending{*child, std::move(path), cur.depth + 1});
+            queue.push_back(Pending{*child, std::move(path), cur.depth + 1});
         }
     }
     return {};
@@ -199,21 +208,26 @@ Result<ImageContents> read_image(std::span<const std::byte> image, std::string_v
     if (!root) return in_image(std::move(root).error().context("'/'"), name);
     std::unordered_map<uint64_t, InodePtr> by_nid{{root_raw.nid, *root}};
     auto r = walk(img, root_raw,
-                  [&](uint64_t parent_nid, std::string_view n, const RawInode& raw, const std::string&) -> Result<void> {
+                  [&](uint64_t parent_nid, std::string_view n, const RawInode& raw, const std::string& path,
+                      bool primary) -> Result<void> {
                       if (is_stub(raw)) return {};  // the 00..ff whiteout stubs (FORMAT-NOTES §8)
                       Inode& parent = *by_nid.at(parent_nid);  // walk() enters only directories we made
-                      if (auto it = by_nid.find(raw.nid); it != by_nid.end()) {
-                          if (it->second->is_dir()) return make_error(EINVAL, "directory at nid {} is linked twice", raw.nid);
-                          parent.children.emplace(std::string(n), it->second);  // a hardlink
-                          return {};
+                      auto it = by_nid.find(raw.nid);
+                      if (it == by_nid.end()) {
+                          auto node = make_node(img, raw, /*is_root=*/false);
+                          if (!node) return std::move(node).error();
+                          it = by_nid.emplace(raw.nid, std::move(node).value()).first;
+                      } else if (it->second->is_dir()) {
+                          return make_error(EINVAL, "directory at nid {} is linked twice", raw.nid);
                       }
-                      auto node = make_node(img, raw, /*is_root=*/false);
-                      if (!node) return std::move(node).error();
-                      by_nid.emplace(raw.nid, *node);
-                      parent.children.emplace(std::string(n), std::move(node).value());
+                      if (primary && !it->second->is_dir()) it->second->primary_path = path;
+                      parent.children.emplace(std::string(n), it->second);
                       return {};
                   });
     if (!r) return in_image(std::move(r).error(), name);
+    // primary_path only matters for inodes with several names (by_nid holds one reference).
+    for (auto& [nid, node] : by_nid)
+        if (node.use_count() <= 2) node->primary_path.clear();
     const auto& sb = img.superblock();
     return ImageContents{Tree(std::move(root).value()),
                          ImageInfo{sb.format_version, (sb.composefs_flags & erofs::kComposefsFlagHasAcl) != 0}};
@@ -230,7 +244,7 @@ Result<std::vector<ExternalFile>> list_external_files(std::span<const std::byte>
     if (!opened) return in_image(std::move(opened).error(), name);
     auto& [img, root_raw] = *opened;
     std::vector<ExternalFile> out;
-    auto r = walk(img, root_raw, [&](uint64_t, std::string_view, const RawInode& raw, const std::string& path) -> Result<void> {
+    auto r = walk(img, root_raw, [&](uint64_t, std::string_view, const RawInode& raw, const std::string& path, bool) -> Result<void> {
         if (!S_ISREG(raw.mode) || raw.layout != Layout::ChunkBased) return {};
         auto xs = img.xattrs(raw);
         if (!xs) return std::move(xs).error();
