@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "base/hex.hpp"
+#include "store/ref_name.hpp"
 
 // Grammar (github.com/distribution/reference, reference.go, as documented there):
 //   reference  := name [ ":" tag ] [ "@" digest ]
@@ -111,18 +112,6 @@ bool is_sha256_digest(std::string_view s) {
     return s.size() == 71 && s.substr(0, 7) == "sha256:" && is_lower_hex(s.substr(7), 64);
 }
 
-std::string escape_ref_component(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        if (is_alnum(c) || c == '.' || c == '_' || c == '-') {
-            out += c;
-        } else {
-            out += fmt::format("%{:02X}", static_cast<unsigned char>(c));
-        }
-    }
-    return out;
-}
-
 Result<Reference> parse_reference(std::string_view text, std::string_view default_registry) {
     std::string_view s = text;
     if (s.starts_with("oci:")) return parse_layout(text, SourceKind::OciLayout, s.substr(4));
@@ -194,7 +183,7 @@ std::string Reference::to_string() const {
     return s;
 }
 
-std::string Reference::store_ref_name() const { return "oci/" + escape_ref_component(to_string()); }
+std::string Reference::store_ref_name() const { return "oci/" + store::escape_ref_component(to_string()); }
 
 std::string Reference::api_host() const { return registry == "docker.io" ? "registry-1.docker.io" : registry; }
 

@@ -29,8 +29,8 @@ struct Reference {
 
     /// The canonical string: "registry/repo:tag@sha256:…", "oci:/abs/dir:tag", "oci-archive:…".
     std::string to_string() const;
-    /// The store ref name: "oci/" + to_string() with every byte outside [A-Za-z0-9._-]
-    /// percent-escaped (so '/' and ':' never create directories or ambiguity).
+    /// The store ref name: "oci/" + to_string() as one escaped component
+    /// (store::escape_ref_component, so '/' and ':' never create directories or ambiguity).
     std::string store_ref_name() const;
     /// "host[:port]" used on the wire (docker.io maps to registry-1.docker.io).
     std::string api_host() const;
@@ -41,9 +41,6 @@ struct Reference {
 /// it is an error (there is no silent fallback to any public registry). Errors are EINVAL with
 /// the reference and the reason in the message.
 Result<Reference> parse_reference(std::string_view text, std::string_view default_registry = {});
-
-/// Percent-escapes every byte outside [A-Za-z0-9._-].
-std::string escape_ref_component(std::string_view s);
 
 /// True if `s` is "sha256:" followed by exactly 64 lower-case hex digits.
 bool is_sha256_digest(std::string_view s);
