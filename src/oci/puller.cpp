@@ -18,6 +18,8 @@ namespace {
 
 using json = nlohmann::json;
 
+constexpr std::string_view kZstdChunkedChecksum = "io.containers.zstd-chunked.manifest-checksum";
+
 // Regular-file contents go straight into the store's objects (ObjectWriter: O_TMPFILE in tmp/,
 // linked under the fs-verity digest on commit).
 class StoreSink : public ObjectSink {
@@ -62,7 +64,8 @@ struct Resolved {
     ImageConfig config;
 };
 
-Result<Resolved> resolve(ImageSource& src, const Platform& want) {
+// The manifest for the platform (through the index when the reference names one).
+Result<Resolved> resolve_manifest(ImageSource& src, const Platform& want) {
     auto top = src.root_manifest();
     if (!top) return std::move(top).error();
     auto kind = classify_document(top->body, top->content_type);
@@ -85,6 +88,11 @@ Result<Resolved> resolve(ImageSource& src, const Platform& want) {
     auto man = parse_manifest(r.manifest.body);
     if (!man) return std::move(man).error();
     r.parsed = std::move(*man);
+    return r;
+}
+
+// The config, checked against the manifest and the platform.
+Result<void> resolve_config(ImageSource& src, const Platform& want, Resolved& r) {
     auto cfg_text = src.blob(r.parsed.config);
     if (!cfg_text) return std::move(cfg_text).error().context("fetching the image config");
     r.config_text = std::move(*cfg_text);
@@ -96,7 +104,7 @@ Result<Resolved> resolve(ImageSource& src, const Platform& want) {
                           r.config.diff_ids.size());
     if (!r.config.os.empty() && r.config.os != want.os)
         return make_error(EINVAL, "the image is for {}/{}, not {}", r.config.os, r.config.architecture, want.to_string());
-    return r;
+    return {};
 }
 
 Result<bool> is_up_to_date(store::Store& st, const std::string& ref_name, const std::string& manifest_digest,
@@ -139,13 +147,14 @@ Result<PullResult> pull_image(store::Store& st, ImageSource& src, const Referenc
     res.ref_name = opts.ref_name.empty() ? ref.store_ref_name() : opts.ref_name;
 
     // 1. Manifest (through the index for the platform) and config, each checked by digest.
-    auto r = resolve(src, want);
+    auto r = resolve_manifest(src, want);
     if (!r) return std::move(r).error();
     res.manifest_digest = r->manifest.digest;
     if (auto same = is_up_to_date(st, res.ref_name, res.manifest_digest, res.image); same && *same) {
         res.up_to_date = true;
         return res;
     }
+    IMGCTL_TRY(resolve_config(src, want, *r));
     std::vector<Compression> comp;
     uint64_t total = 0;
     for (const auto& l : r->parsed.layers) {
@@ -185,7 +194,12 @@ Result<PullResult> pull_image(store::Store& st, ImageSource& src, const Referenc
         auto fd = fetches[i].get();
         if (!fd) return ctx(std::move(fd).error());
         FdSource raw(fd->get());
-        LayerStream stream(raw, comp[i], digest_of(l.digest), digest_of(r->config.diff_ids[i]));
+        // zstd:chunked blobs (skopeo/containers-storage) decompress to the tar without its
+        // trailing record padding, so they never hash to the diff_id; the blob digest from the
+        // manifest authenticates them instead (docs/oci.md).
+        bool chunked = l.annotations.count(std::string(kZstdChunkedChecksum)) > 0;
+        LayerStream stream(raw, comp[i], digest_of(l.digest),
+                           chunked ? std::nullopt : digest_of(r->config.diff_ids[i]));
         auto stats = applier.apply(stream);
         if (!stats) return ctx(std::move(stats).error());
         auto fin = stream.finish();

@@ -207,8 +207,11 @@ Result<void> RegistryClient::download_blob(const Descriptor& d, int fd, const st
     uint64_t have = 0;
     const uint64_t size = static_cast<uint64_t>(d.size);
     std::optional<Error> sink_error;
+    bool first_chunk = true;  // of the current response
     BodySink sink = [&](long status, std::span<const std::byte> data) {
-        if (status == 200 && have > 0) {  // the server ignored our Range: start over
+        bool restart = first_chunk && status == 200 && have > 0;
+        first_chunk = false;
+        if (restart) {  // the server ignored our Range: start over
             if (progress) progress(-static_cast<int64_t>(have));
             hash = crypto::Sha256();
             have = 0;
@@ -235,6 +238,7 @@ Result<void> RegistryClient::download_blob(const Descriptor& d, int fd, const st
         std::vector<std::string> headers;
         if (have > 0) headers.push_back(fmt::format("Range: bytes={}-", have));
         sink_error.reset();
+        first_chunk = true;
         uint64_t before = have;
         auto r = authed_get(http, url, headers, sink);
         if (sink_error) return std::move(*sink_error).context(fmt::format("downloading {}", url));
@@ -255,8 +259,9 @@ Result<void> RegistryClient::download_blob(const Descriptor& d, int fd, const st
         if (attempt >= opts_.http.retries)
             return make_error(EIO, "GET {}: giving up after {} attempts ({})", url, attempt + 1,
                               r ? fmt::format("HTTP {}", r->status) : r.error().message);
-        log_debug("oci", "blob {}: attempt {} ended at byte {} (got {} this time), {}", d.digest, attempt + 1, have,
-                  have - before, have > 0 ? "resuming" : "retrying");
+        log_debug("oci", "blob {}: attempt {} ended at byte {} (got {} this time: {}), {}", d.digest, attempt + 1, have,
+                  have - before, r ? fmt::format("HTTP {}", r->status) : r.error().message,
+                  have > 0 ? "resuming" : "retrying");
         backoff(attempt);
     }
     if (have != size) return make_error(EBADMSG, "blob {}: got {} bytes, expected {}", d.digest, have, size);

@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""faultproxy.py PORT UPSTREAM_PORT LOG MODE... : an HTTP proxy in front of a registry on
+127.0.0.1 that injects faults, for the pull tests. Every request line (with its Range header) is
+appended to LOG. Modes:
+  cut=N        the first 200 response of a /blobs/ GET larger than N bytes is cut after N body
+               bytes (the connection is closed), once
+  500once      the first request of every distinct path gets a 500
+  500always=S  every request whose path contains S gets a 500
+  429once      the first /blobs/ request gets a 429
+  redirect     /blobs/ GETs are answered with a 307 to /r/<path>, which is proxied upstream"""
+import http.client, http.server, sys, threading
+
+PORT, UP, LOG = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+MODES = sys.argv[4:]
+cut = next((int(m[4:]) for m in MODES if m.startswith('cut=')), None)
+always = [m[10:] for m in MODES if m.startswith('500always=')]
+seen, lock = set(), threading.Lock()
+state = {'cut_done': False, '429_done': False}
+
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'
+    def log_message(self, *a): pass
+    def fail(self, code):
+        self.send_response(code); self.send_header('Content-Length', '0'); self.end_headers()
+    def do_GET(self):
+        path = self.path
+        with lock, open(LOG, 'a') as f: f.write(f"GET {path} range={self.headers.get('Range', '-')}\n")
+        if any(s in path for s in always): return self.fail(500)
+        if '500once' in MODES:
+            with lock:
+                first = path not in seen; seen.add(path)
+            if first: return self.fail(500)
+        if '429once' in MODES and '/blobs/' in path:
+            with lock:
+                first = not state['429_done']; state['429_done'] = True
+            if first: return self.fail(429)
+        if 'redirect' in MODES and '/blobs/' in path and not path.startswith('/r/'):
+            self.send_response(307); self.send_header('Location', '/r' + path)
+            self.send_header('Content-Length', '0'); self.end_headers(); return
+        if path.startswith('/r/'): path = path[2:]
+        c = http.client.HTTPConnection('127.0.0.1', UP)
+        hdrs = {k: v for k, v in self.headers.items() if k.lower() not in ('host', 'connection')}
+        c.request('GET', path, headers=hdrs); r = c.getresponse(); body = r.read()
+        self.send_response(r.status)
+        for k, v in r.getheaders():
+            if k.lower() not in ('connection', 'transfer-encoding', 'content-length'): self.send_header(k, v)
+        self.send_header('Content-Length', str(len(body))); self.end_headers()
+        if cut is not None and r.status == 200 and '/blobs/' in path and len(body) > cut:
+            with lock:
+                do_cut = not state['cut_done']; state['cut_done'] = True
+            if do_cut:
+                self.wfile.write(body[:cut]); self.wfile.flush()
+                self.close_connection = True; self.connection.shutdown(2); return
+        self.wfile.write(body)
+
+http.server.ThreadingHTTPServer(('127.0.0.1', PORT), H).serve_forever()
