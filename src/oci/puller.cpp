@@ -201,7 +201,11 @@ Result<PullResult> pull_image(store::Store& st, ImageSource& src, const Referenc
         LayerStream stream(raw, comp[i], digest_of(l.digest),
                            chunked ? std::nullopt : digest_of(r->config.diff_ids[i]));
         auto stats = applier.apply(stream);
-        if (!stats) return ctx(std::move(stats).error());
+        if (!stats) {
+            // A damaged blob shows up as a tar or decompression error first: name the cause.
+            auto fin = stream.finish();
+            return ctx(fin ? std::move(stats).error() : std::move(fin).error());
+        }
         auto fin = stream.finish();
         if (!fin) return ctx(std::move(fin).error());
         res.downloaded += stream.compressed_bytes();

@@ -10,13 +10,15 @@ Writes a three-layer OCI image into the OCI layout LAYOUT (stdlib only, independ
 The salt goes into every file so each run has fresh blobs (skopeo reuses blobs it has seen).
 With --add-to-index the manifest is added to index.json next to the existing ones, carrying a
 platform (for multi-platform indexes); the tag then names a nested image index."""
-import argparse, gzip, hashlib, io, json, os, random, tarfile
+import argparse, gzip, hashlib, io, json, os, random, sys, tarfile
 
 ap = argparse.ArgumentParser()
 ap.add_argument('layout'); ap.add_argument('tag')
 ap.add_argument('--salt', default='0'); ap.add_argument('--arch', default='amd64')
 ap.add_argument('--layer-format', default='gzip', choices=['gzip', 'none'])
 ap.add_argument('--big', type=int, default=300000)
+ap.add_argument('--raw-layer', help='JSON list of entries: one layer with just these (for refusal tests)')
+ap.add_argument('--index', nargs='+', metavar='TAG', help='write an image index over these tags instead')
 a = ap.parse_args()
 blobs = os.path.join(a.layout, 'blobs', 'sha256'); os.makedirs(blobs, exist_ok=True)
 rnd = random.Random(a.salt + a.arch)
@@ -92,10 +94,23 @@ l3 = [
     {'name': '.wh.gone'},
     {'name': 'var', 'type': 'dir'}, {'name': 'var/data', 'data': b'replaced, link broken ' + s * 10},
 ]
-layers, diff_ids = zip(*[layer(l) for l in (l1, l2, l3)])
+def write_index():
+    idx = json.load(open(os.path.join(a.layout, 'index.json')))
+    ms = [dict(m, annotations={}) for m in idx['manifests'] if m['annotations'].get('org.opencontainers.image.ref.name') in a.index]
+    for m in ms: del m['annotations']
+    d, n = put(json.dumps({'schemaVersion': 2, 'mediaType': 'application/vnd.oci.image.index.v1+json', 'manifests': ms}).encode())
+    idx['manifests'].append({'mediaType': 'application/vnd.oci.image.index.v1+json', 'digest': d, 'size': n,
+                             'annotations': {'org.opencontainers.image.ref.name': a.tag}})
+    json.dump(idx, open(os.path.join(a.layout, 'index.json'), 'w')); print(d); sys.exit(0)
+if a.index: write_index()
+if a.raw_layer:
+    l1, l2, l3 = json.loads(a.raw_layer), None, None
+    for e in l1:
+        if 'data' in e: e['data'] = e['data'].encode()
+layers, diff_ids = zip(*[layer(l) for l in (l1, l2, l3) if l is not None])
 cfg = {'architecture': a.arch, 'os': 'linux', 'created': '2026-12-04T00:00:00Z',
        'config': {'Labels': {'org.opencontainers.image.version': '1.' + a.salt}},
-       'rootfs': {'type': 'layers', 'diff_ids': list(diff_ids)}, 'history': [{'created_by': 'mkimage.py'}] * 3}
+       'rootfs': {'type': 'layers', 'diff_ids': list(diff_ids)}, 'history': [{'created_by': 'mkimage.py'}] * len(layers)}
 cdig, csize = put(json.dumps(cfg, sort_keys=True).encode())
 man = {'schemaVersion': 2, 'mediaType': 'application/vnd.oci.image.manifest.v1+json',
        'config': {'mediaType': 'application/vnd.oci.image.config.v1+json', 'digest': cdig, 'size': csize},
