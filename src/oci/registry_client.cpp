@@ -163,7 +163,10 @@ Result<HttpResponse> RegistryClient::get_with_retries(HttpClient& http, const st
     for (int attempt = 0;; ++attempt) {
         auto r = authed_get(http, url, headers);
         bool retry = (!r && r.error().code == EAGAIN) || (r && is_retryable_status(r->status));
-        if (!retry || attempt >= opts_.http.retries) return r;
+        if (!retry) return r;
+        if (attempt >= opts_.http.retries)
+            return make_error(EIO, "GET {}: giving up after {} attempts ({})", url, attempt + 1,
+                              r ? fmt::format("HTTP {}", r->status) : r.error().message);
         log_debug("oci", "GET {} failed ({}), retrying", url, r ? std::to_string(r->status) : r.error().message);
         backoff(attempt);
     }
