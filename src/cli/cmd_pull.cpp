@@ -125,8 +125,9 @@ int run_pull(int argc, char** argv) {
     if (res->up_to_date) {
         log_notice("cli", "'{}' is up to date ({})", a.source, res->manifest_digest);
     } else {
-        log_info("cli", "pulled '{}': {} entries, {} objects ({}), {} compressed bytes read", a.source,
-                 res->totals.entries, res->totals.objects, res->totals.object_bytes, res->downloaded);
+        log_info("cli", "pulled '{}': {} entries, {} objects ({} bytes), {} compressed bytes read, {} layers from cache",
+                 a.source, res->totals.entries, res->totals.objects, res->totals.object_bytes, res->downloaded,
+                 res->cached_layers);
     }
     fmt::print("{}\n", res->image.hex());
     return kExitOk;

@@ -81,7 +81,7 @@ struct LayerApplier::Reader {
     }
 };
 
-Result<LayerStats> LayerApplier::apply(ByteSource& tar) {
+Result<LayerStats> LayerApplier::apply(ByteSource& tar, std::vector<LayerEntry>* record) {
     Reader r{tar, std::unique_ptr<archive, ArchiveFree>(archive_read_new()), nullptr, std::unique_ptr<std::byte[]>(new std::byte[kBlock]), std::nullopt};
     archive_read_support_format_tar(r.a.get());
     archive_read_support_filter_none(r.a.get());
@@ -93,8 +93,29 @@ Result<LayerStats> LayerApplier::apply(ByteSource& tar) {
         int rc = archive_read_next_header(r.a.get(), &r.entry);
         if (rc == ARCHIVE_EOF) break;
         if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) return r.error("reading layer tar");
-        IMGCTL_TRY(apply_entry(r, stats));
-        ++stats.entries;
+        auto e = read_entry(r, stats);
+        if (!e) return std::move(e).error();
+        IMGCTL_TRY(apply_entry(*e, stats));
+        if (record) record->push_back(std::move(*e));
+    }
+    return stats;
+}
+
+Result<LayerStats> LayerApplier::apply_entries(const std::vector<LayerEntry>& entries) {
+    added_.clear();
+    LayerStats stats;
+    for (const auto& e : entries) {
+        if (e.node && e.node->is_reg()) {
+            if (e.node->fsverity) {
+                ++stats.objects;
+                stats.object_bytes += e.node->size;
+            } else if (e.node->content) {
+                ++stats.inline_files;
+            }
+        }
+        // Each application gets its own inode: the tree may change it (directory children).
+        LayerEntry copy{e.name, e.path, e.hardlink, e.node ? std::make_shared<Inode>(*e.node) : nullptr};
+        IMGCTL_TRY(apply_entry(copy, stats));
     }
     return stats;
 }
@@ -160,30 +181,45 @@ Result<void> LayerApplier::whiteout(std::string_view dir, std::string_view name,
     return tree_.remove(path);
 }
 
-Result<void> LayerApplier::apply_entry(Reader& r, LayerStats& stats) {
+Result<void> LayerApplier::apply_entry(const LayerEntry& e, LayerStats& stats) {
+    ++stats.entries;
+    const std::string& path = e.path;
+    std::string_view base = base_of(path);
+    if (base.starts_with(kWhiteoutPrefix)) {
+        auto w = whiteout(parent_of(path), base, stats);
+        if (!w) return std::move(w).error().context(fmt::format("layer entry '{}'", e.name));
+        return {};
+    }
+    if (e.hardlink) {
+        auto node = tree_.lookup(*e.hardlink);
+        if (!node) return make_error(ENOENT, "hardlink '{}' points to missing '{}'", e.name, *e.hardlink);
+        if (node->is_dir()) return make_error(EINVAL, "hardlink '{}' points to the directory '{}'", e.name, *e.hardlink);
+        if (path.empty()) return make_error(EINVAL, "hardlink '{}' replaces the root", e.name);
+        return place(path, node);
+    }
+    if (path.empty()) {
+        if (!e.node->is_dir()) return make_error(EINVAL, "layer entry '{}' replaces the root with a non-directory", e.name);
+        e.node->children = std::move(tree_.root()->children);
+        tree_.root() = e.node;
+        return {};
+    }
+    return place(path, e.node);
+}
+
+Result<LayerEntry> LayerApplier::read_entry(Reader& r, LayerStats& stats) {
     archive_entry* e = r.entry;
     const char* raw_name = archive_entry_pathname(e);
     if (!raw_name) return make_error(EBADMSG, "layer entry without a name");
     auto norm = normalize_entry_name(raw_name);
     if (!norm) return std::move(norm).error();
-    const std::string& path = *norm;
+    LayerEntry out{raw_name, std::move(*norm), std::nullopt, nullptr};
     auto err_ctx = [&](Error er) { return std::move(er).context(fmt::format("layer entry '{}'", raw_name)); };
-
-    std::string_view base = base_of(path);
-    if (base.starts_with(kWhiteoutPrefix)) {
-        auto w = whiteout(parent_of(path), base, stats);
-        if (!w) return err_ctx(std::move(w).error());
-        return {};
-    }
-
+    if (base_of(out.path).starts_with(kWhiteoutPrefix)) return out;
     if (const char* hl = archive_entry_hardlink(e)) {
         auto target = normalize_entry_name(hl);
         if (!target) return err_ctx(std::move(target).error());
-        auto node = tree_.lookup(*target);
-        if (!node) return make_error(ENOENT, "hardlink '{}' points to missing '{}'", raw_name, hl);
-        if (node->is_dir()) return make_error(EINVAL, "hardlink '{}' points to the directory '{}'", raw_name, hl);
-        if (path.empty()) return make_error(EINVAL, "hardlink '{}' replaces the root", raw_name);
-        return place(path, node);
+        out.hardlink = std::move(*target);
+        return out;
     }
 
     uint32_t mode = archive_entry_mode(e);
@@ -233,13 +269,8 @@ Result<void> LayerApplier::apply_entry(Reader& r, LayerStats& stats) {
         default:
             return make_error(EINVAL, "layer entry '{}' has an unsupported file type {:o}", raw_name, mode & S_IFMT);
     }
-    if (path.empty()) {
-        if (!node->is_dir()) return make_error(EINVAL, "layer entry '{}' replaces the root with a non-directory", raw_name);
-        node->children = std::move(tree_.root()->children);
-        tree_.root() = std::move(node);
-        return {};
-    }
-    return place(path, std::move(node));
+    out.node = std::move(node);
+    return out;
 }
 
 Result<void> LayerApplier::read_content(Reader& r, Inode& node, LayerStats& stats) {

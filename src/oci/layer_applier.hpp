@@ -1,6 +1,8 @@
 #pragma once
 
+#include <optional>
 #include <set>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -20,6 +22,15 @@ struct LayerStats {
     uint64_t object_bytes = 0;
 };
 
+/// One tar entry of a layer, after its content went to the sink: a whiteout (by its name), a
+/// hardlink (`hardlink` set) or a file-system object (`node`, without children).
+struct LayerEntry {
+    std::string name;                     ///< as in the tar (for messages)
+    std::string path;                     ///< normalize_entry_name(name)
+    std::optional<std::string> hardlink;  ///< normalised target
+    composefs::InodePtr node;
+};
+
 /// Applies OCI layer tars in order onto one composefs::Tree (OCI image-spec layer.md):
 /// whiteouts (".wh.NAME") and opaque markers (".wh..wh..opq") hide what lower layers put there;
 /// hardlinks share the InodePtr (also to files of lower layers); symlinks, devices, fifos, PAX
@@ -34,15 +45,19 @@ class LayerApplier {
 public:
     LayerApplier(composefs::Tree& tree, ObjectSink& sink) : tree_(tree), sink_(sink) {}
 
-    /// Reads one uncompressed tar stream to its end and applies it.
-    Result<LayerStats> apply(ByteSource& tar);
+    /// Reads one uncompressed tar stream to its end and applies it. With `record`, every entry
+    /// is also appended there (to cache the layer: see layer_record.hpp).
+    Result<LayerStats> apply(ByteSource& tar, std::vector<LayerEntry>* record = nullptr);
+    /// Applies a layer from recorded entries (whose objects are already in the store).
+    Result<LayerStats> apply_entries(const std::vector<LayerEntry>& entries);
     /// Recomputes nlink of every non-directory inode from the number of names it has.
     /// Call once after the last layer.
     void finalize();
 
 private:
     struct Reader;
-    Result<void> apply_entry(Reader& r, LayerStats& stats);
+    Result<LayerEntry> read_entry(Reader& r, LayerStats& stats);
+    Result<void> apply_entry(const LayerEntry& e, LayerStats& stats);
     Result<void> whiteout(std::string_view dir, std::string_view name, LayerStats& stats);
     Result<void> place(const std::string& path, composefs::InodePtr inode);
     Result<void> check_parents(const std::string& path);

@@ -2,7 +2,10 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <ctime>
+#include <map>
+#include <set>
 #include <future>
 #include <semaphore>
 
@@ -10,6 +13,8 @@
 
 #include "base/log.hpp"
 #include "base/progress.hpp"
+#include "oci/layer_record.hpp"
+#include "crypto/sha256.hpp"
 #include "store/store.hpp"
 
 namespace imgctl::oci {
@@ -46,6 +51,14 @@ private:
 
 std::optional<crypto::Digest> digest_of(const std::string& s) {
     return s.size() == 71 ? crypto::Digest::from_hex(std::string_view(s).substr(7)) : std::nullopt;
+}
+
+void add_stats(LayerStats& t, const LayerStats& s) {
+    t.entries += s.entries;
+    t.objects += s.objects;
+    t.inline_files += s.inline_files;
+    t.whiteouts += s.whiteouts;
+    t.object_bytes += s.object_bytes;
 }
 
 std::string now_rfc3339() {
@@ -119,7 +132,8 @@ Result<bool> is_up_to_date(store::Store& st, const std::string& ref_name, const 
     return true;
 }
 
-std::string image_meta(const PullOptions& opts, const Reference& ref, const Resolved& r, const Platform& p) {
+std::string image_meta(const PullOptions& opts, const Reference& ref, const Resolved& r, const Platform& p,
+                       const std::vector<std::string>& records) {
     json j = {{"source", opts.source.empty() ? ref.to_string() : opts.source},
               {"reference", ref.to_string()},
               {"created", now_rfc3339()},
@@ -128,6 +142,10 @@ std::string image_meta(const PullOptions& opts, const Reference& ref, const Reso
               {"platform", p.to_string()},
               {"hardlinks", true}};
     if (!r.config.created.empty()) j["image_created"] = r.config.created;
+    json layers = json::array();
+    for (size_t i = 0; i < r.parsed.layers.size(); ++i)
+        layers.push_back({{"digest", r.parsed.layers[i].digest}, {"record", records[i]}});
+    j["layers"] = std::move(layers);
     for (const char* k : {"org.opencontainers.image.version", "version"}) {
         auto it = r.config.labels.find(k);
         if (it != r.config.labels.end()) {
@@ -136,6 +154,45 @@ std::string image_meta(const PullOptions& opts, const Reference& ref, const Reso
         }
     }
     return j.dump();
+}
+
+// Layers applied by earlier pulls: images/*.json list {"digest": blob, "record": sha256 of the
+// layer record blob}. A record is usable when every object it names is still in the store.
+struct CachedLayer {
+    std::string record;  ///< "sha256:<hex>" of the record blob
+    std::vector<LayerEntry> entries;
+};
+
+std::map<std::string, CachedLayer> load_cached_layers(store::Store& st, const Manifest& man) {
+    std::map<std::string, CachedLayer> out;
+    std::set<std::string> wanted;
+    for (const auto& l : man.layers) wanted.insert(l.digest);
+    auto images = st.list_images();
+    if (!images) return out;
+    for (const auto& img : *images) {
+        if (!img.meta) continue;
+        json j = json::parse(*img.meta, nullptr, false);
+        if (j.is_discarded() || !j.is_object() || !j.contains("layers") || !j["layers"].is_array()) continue;
+        for (const auto& l : j["layers"]) {
+            if (!l.is_object() || !l.contains("digest") || !l.contains("record") || !l["digest"].is_string() ||
+                !l["record"].is_string())
+                continue;
+            std::string d = l["digest"].get<std::string>();
+            auto rd = digest_of(l["record"].get<std::string>());
+            if (!wanted.count(d) || out.count(d) || !rd || !st.has_blob(*rd)) continue;
+            auto text = st.read_blob(*rd);
+            auto entries = text ? parse_layer_record(*text) : Result<std::vector<LayerEntry>>(text.error());
+            if (!entries) {
+                log_debug("oci", "layer record {} for {} unusable: {}, ignoring", rd->hex(), d, entries.error().message);
+                continue;
+            }
+            bool complete = std::all_of(entries->begin(), entries->end(), [&](const LayerEntry& e) {
+                return !e.node || !e.node->fsverity || st.has_object(*e.node->fsverity);
+            });
+            if (complete) out.emplace(d, CachedLayer{l["record"].get<std::string>(), std::move(*entries)});
+        }
+    }
+    return out;
 }
 
 }  // namespace
@@ -171,9 +228,17 @@ Result<PullResult> pull_image(store::Store& st, ImageSource& src, const Referenc
     auto on_bytes = [&bar](int64_t d) {
         if (bar && d > 0) bar->add(static_cast<uint64_t>(d));
     };
+    auto cached = load_cached_layers(st, r->parsed);
+    for (const auto& l : r->parsed.layers)
+        if (cached.count(l.digest)) total -= static_cast<uint64_t>(l.size);
+    if (bar) bar->set_total(total);
     std::counting_semaphore<64> slots(std::clamp<unsigned>(opts.max_connections, 1, 64));
     std::vector<std::future<Result<UniqueFd>>> fetches;
     for (const auto& l : r->parsed.layers) {
+        if (cached.count(l.digest)) {
+            fetches.emplace_back();  // applied from its record, never fetched
+            continue;
+        }
         fetches.push_back(std::async(src.is_remote() ? std::launch::async : std::launch::deferred, [&, l] {
             slots.acquire();
             auto fd = src.open_layer(l, on_bytes);
@@ -184,6 +249,7 @@ Result<PullResult> pull_image(store::Store& st, ImageSource& src, const Referenc
 
     // 3. Apply in order; each layer's compressed digest and diff_id are checked as it streams.
     composefs::Tree tree;
+    std::vector<std::string> records;  // per layer, "sha256:" of its record blob
     StoreSink sink(st);
     LayerApplier applier(tree, sink);
     for (size_t i = 0; i < r->parsed.layers.size(); ++i) {
@@ -191,6 +257,14 @@ Result<PullResult> pull_image(store::Store& st, ImageSource& src, const Referenc
         auto ctx = [&](Error e) {
             return std::move(e).context(fmt::format("layer {} of {} ({})", i + 1, r->parsed.layers.size(), l.digest));
         };
+        if (auto c = cached.find(l.digest); c != cached.end()) {
+            auto stats = applier.apply_entries(c->second.entries);
+            if (!stats) return ctx(std::move(stats).error().context("applying the cached layer record"));
+            ++res.cached_layers;
+            add_stats(res.totals, *stats);
+            records.push_back(c->second.record);
+            continue;
+        }
         auto fd = fetches[i].get();
         if (!fd) return ctx(std::move(fd).error());
         FdSource raw(fd->get());
@@ -200,7 +274,8 @@ Result<PullResult> pull_image(store::Store& st, ImageSource& src, const Referenc
         bool chunked = l.annotations.count(std::string(kZstdChunkedChecksum)) > 0;
         LayerStream stream(raw, comp[i], digest_of(l.digest),
                            chunked ? std::nullopt : digest_of(r->config.diff_ids[i]));
-        auto stats = applier.apply(stream);
+        std::vector<LayerEntry> entries;
+        auto stats = applier.apply(stream, &entries);
         if (!stats) {
             // A damaged blob shows up as a tar or decompression error first: name the cause.
             auto fin = stream.finish();
@@ -209,11 +284,12 @@ Result<PullResult> pull_image(store::Store& st, ImageSource& src, const Referenc
         auto fin = stream.finish();
         if (!fin) return ctx(std::move(fin).error());
         res.downloaded += stream.compressed_bytes();
-        res.totals.entries += stats->entries;
-        res.totals.objects += stats->objects;
-        res.totals.inline_files += stats->inline_files;
-        res.totals.whiteouts += stats->whiteouts;
-        res.totals.object_bytes += stats->object_bytes;
+        add_stats(res.totals, *stats);
+        // Keep the layer's record so a later pull of an image sharing it skips the download.
+        std::string rec = serialize_layer_record(entries);
+        crypto::Digest rd = crypto::Sha256::of(rec);
+        IMGCTL_TRY(st.put_blob(rd, std::as_bytes(std::span(rec.data(), rec.size()))));
+        records.push_back("sha256:" + rd.hex());
         log_debug("oci", "layer {}: {} entries, {} objects", l.digest, stats->entries, stats->objects);
     }
     applier.finalize();
@@ -226,7 +302,7 @@ Result<PullResult> pull_image(store::Store& st, ImageSource& src, const Referenc
     auto as_bytes = [](const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); };
     IMGCTL_TRY(st.put_blob(*digest_of(r->manifest.digest), as_bytes(r->manifest.body)));
     IMGCTL_TRY(st.put_blob(*digest_of(r->parsed.config.digest), as_bytes(r->config_text)));
-    IMGCTL_TRY(st.set_image_meta(res.image, image_meta(opts, ref, *r, want)));
+    IMGCTL_TRY(st.set_image_meta(res.image, image_meta(opts, ref, *r, want, records)));
     IMGCTL_TRY(st.set_ref(res.ref_name, res.image));
     return res;
 }

@@ -36,7 +36,8 @@ struct PullResult {
     std::string ref_name;
     bool up_to_date = false;  ///< the ref already named an image of this manifest: nothing fetched
     LayerStats totals;
-    uint64_t downloaded = 0;  ///< compressed layer bytes read
+    uint64_t downloaded = 0;     ///< compressed layer bytes read
+    unsigned cached_layers = 0;  ///< layers applied from their record, not fetched
 };
 
 /// Pulls one image: resolves the manifest (picking the platform from an index), fetches and
@@ -45,7 +46,8 @@ struct PullResult {
 /// file streamed into the store's objects; then writes the image with `write_image`, keeps the
 /// manifest and config as blobs, writes images/<digest>.json and sets the ref. The store must
 /// be open exclusively. If the ref already names an image made from the same manifest, nothing
-/// is downloaded (up_to_date).
+/// is downloaded (up_to_date). A layer whose blob digest an earlier pull recorded (layer_record.hpp,
+/// listed in images/<digest>.json) is applied from that record when all its objects are present.
 Result<PullResult> pull_image(store::Store& store, ImageSource& source, const Reference& ref,
                               const PullOptions& opts, const ImageWriterFn& write_image);
 

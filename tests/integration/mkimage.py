@@ -14,7 +14,7 @@ import argparse, gzip, hashlib, io, json, os, random, sys, tarfile
 
 ap = argparse.ArgumentParser()
 ap.add_argument('layout'); ap.add_argument('tag')
-ap.add_argument('--salt', default='0'); ap.add_argument('--arch', default='amd64')
+ap.add_argument('--salt', default='0'); ap.add_argument('--top-salt', help='salt of layer 3 only (default: --salt)'); ap.add_argument('--arch', default='amd64')
 ap.add_argument('--layer-format', default='gzip', choices=['gzip', 'none'])
 ap.add_argument('--big', type=int, default=300000)
 ap.add_argument('--raw-layer', help='JSON list of entries: one layer with just these (for refusal tests)')
@@ -90,9 +90,10 @@ l2 = [
     {'name': 'usr/lib', 'type': 'dir'},
     {'name': 'usr/lib/new.so', 'data': bytes(rnd.getrandbits(8) for _ in range(20000)) + s},
 ]
+t = ((a.top_salt or a.salt) + '\n').encode()
 l3 = [
     {'name': '.wh.gone'},
-    {'name': 'var', 'type': 'dir'}, {'name': 'var/data', 'data': b'replaced, link broken ' + s * 10},
+    {'name': 'var', 'type': 'dir'}, {'name': 'var/data', 'data': b'replaced, link broken ' + t * 10},
 ]
 def write_index():
     idx = json.load(open(os.path.join(a.layout, 'index.json')))

@@ -30,14 +30,24 @@ case $(curl -s "http://$R/v2/os/zstd-chunked/manifests/1" -H 'Accept: applicatio
   *zstd-chunked.manifest-position*) ok "zstd:chunked image really has a chunked TOC" ;; *) fail "zstd:chunked TOC missing" ;;
 esac
 
-# The ref and the metadata name the manifest; a second pull of the same tag downloads nothing.
+# The ref and the metadata name the manifest; layers already applied are not downloaded again.
 same() { [ -n "$1" ] && [ "$1" = "$2" ]; }
 check "ref oci/<escaped reference> is set" same "$(cat "$WORK/repo/refs/oci/127.0.0.1%3A$PORT%2Fos%2Fgzip%3A1")" "$(pull "$R/os/gzip:1")"
 grep -q '"manifest":"sha256:' "$WORK/repo/images/$(pull "$R/os/gzip:1").json" && ok "image metadata names the manifest" || fail "image metadata"
 proxy_start "$((PORT + 1))" "$PORT"
 pull --insecure-registry "127.0.0.1:$((PORT + 1))" --ref local/again "127.0.0.1:$((PORT + 1))/os/gzip:1" >/dev/null
 pull --insecure-registry "127.0.0.1:$((PORT + 1))" --ref local/again "127.0.0.1:$((PORT + 1))/os/gzip:1" >/dev/null
-check "second pull fetches no layer blob" test "$(grep -c '/blobs/' "$WORK/proxy-$((PORT + 1)).log")" -eq 4
+# (the first of these two pulls sets a new ref: its layers come from the records of the
+# earlier pull, only the config is fetched; the second finds the ref up to date)
+check "known layers and an up-to-date ref fetch no layer blob" test "$(grep -c '/blobs/' "$WORK/proxy-$((PORT + 1)).log")" -eq 1
+# An image sharing its two lower layers: only the config and the new top layer are fetched,
+# and the result still equals skopeo+umoci.
+make_image "$WORK/src-gzip" t2 "$salt-gzip" --top-salt "$salt-new"
+push "oci:$WORK/src-gzip:t2" "docker://$R/os/gzip:2"
+: > "$WORK/proxy-$((PORT + 1)).log"
+d=$(pull --insecure-registry "127.0.0.1:$((PORT + 1))" "127.0.0.1:$((PORT + 1))/os/gzip:2")
+check "shared layers are not downloaded again" test "$(grep -c '/blobs/' "$WORK/proxy-$((PORT + 1)).log")" -eq 2
+check "image from cached layers equals skopeo+umoci" mount_cmp "$WORK/repo" "$d" "$(reference_tree "docker://$R/os/gzip:2" "$WORK/ref-t2")"
 
 # Pull by digest; a missing tag is a clear 404; a bare name needs a default registry.
 dg=$(curl -sI "http://$R/v2/os/gzip/manifests/1" -H 'Accept: application/vnd.oci.image.manifest.v1+json' | tr -d '\r' | awk -F': ' 'tolower($1)=="docker-content-digest"{print $2}')

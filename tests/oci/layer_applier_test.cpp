@@ -3,6 +3,7 @@
 // The tables below name only the fields that matter per entry.
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
+#include <functional>
 #include <map>
 
 #include <archive.h>
@@ -14,6 +15,7 @@
 #include "crypto/fsverity.hpp"
 #include "crypto/sha256.hpp"
 #include "oci/layer_applier.hpp"
+#include "oci/layer_record.hpp"
 
 namespace imgctl::oci {
 namespace {
@@ -86,7 +88,8 @@ std::string make_tar(const std::vector<E>& entries) {
             }
             archive_entry_set_size(ae, e.type == AE_IFREG ? static_cast<la_int64_t>(e.data.size()) : 0);
         }
-        EXPECT_EQ(archive_write_header(a, ae), ARCHIVE_OK) << archive_error_string(a);
+        // ARCHIVE_WARN: a non-UTF-8 name is written with hdrcharset=BINARY.
+        EXPECT_GE(archive_write_header(a, ae), ARCHIVE_WARN) << archive_error_string(a);
         if (e.type == AE_IFREG && e.hardlink.empty() && !e.data.empty()) {
             EXPECT_EQ(archive_write_data(a, e.data.data(), e.data.size()), static_cast<la_ssize_t>(e.data.size()));
         }
@@ -289,6 +292,87 @@ TEST(LayerStream, RejectsBadDigestsAndTruncation) {
     EXPECT_FALSE(decode(gz.substr(0, gz.size() - 10), Compression::Gzip, a));
     std::string zs = zstd(a);
     EXPECT_FALSE(decode(zs.substr(0, zs.size() - 3), Compression::Zstd, a));
+}
+
+}  // namespace
+}  // namespace imgctl::oci
+
+namespace imgctl::oci {
+namespace {
+
+// Structural equality of two trees (hardlink sharing included, by first-seen path).
+void expect_same_tree(const Tree& a, const Tree& b) {
+    std::map<const composefs::Inode*, std::string> seen_a, seen_b;
+    std::function<void(const composefs::Inode&, const composefs::Inode&, const std::string&)> walk =
+        [&](const composefs::Inode& x, const composefs::Inode& y, const std::string& p) {
+            EXPECT_EQ(x.mode, y.mode) << p;
+            EXPECT_EQ(x.uid, y.uid) << p;
+            EXPECT_EQ(x.gid, y.gid) << p;
+            EXPECT_EQ(x.rdev, y.rdev) << p;
+            EXPECT_EQ(x.mtime_sec, y.mtime_sec) << p;
+            EXPECT_EQ(x.mtime_nsec, y.mtime_nsec) << p;
+            EXPECT_EQ(x.size, y.size) << p;
+            EXPECT_EQ(x.nlink, y.nlink) << p;
+            EXPECT_EQ(x.xattrs, y.xattrs) << p;
+            EXPECT_EQ(x.symlink_target, y.symlink_target) << p;
+            EXPECT_EQ(x.content, y.content) << p;
+            EXPECT_EQ(x.payload, y.payload) << p;
+            EXPECT_EQ(x.fsverity, y.fsverity) << p;
+            ASSERT_EQ(x.children.size(), y.children.size()) << p;
+            for (auto ix = x.children.begin(), iy = y.children.begin(); ix != x.children.end(); ++ix, ++iy) {
+                ASSERT_EQ(ix->first, iy->first) << p;
+                std::string cp = p + "/" + ix->first;
+                auto [fa, new_a] = seen_a.emplace(ix->second.get(), cp);
+                auto [fb, new_b] = seen_b.emplace(iy->second.get(), cp);
+                EXPECT_EQ(fa->second, fb->second) << "hardlink structure at " << cp;
+                if (new_a && new_b) walk(*ix->second, *iy->second, cp);
+            }
+        };
+    walk(*a.root(), *b.root(), "");
+}
+
+TEST(LayerRecord, ReplayGivesTheSameTree) {
+    std::vector<std::string> tars = {
+        make_tar({{.name = "./", .type = AE_IFDIR, .perm = 0711},
+                  {.name = "d", .type = AE_IFDIR},
+                  {.name = "d/big", .data = kBig, .xattrs = {{"user.bin", std::string("\xff\x00\x01", 3)}}},
+                  {.name = "d/small", .data = "tiny", .nsec = 5},
+                  {.name = "d/link", .hardlink = "d/big"},
+                  {.name = "dev/sda", .type = AE_IFBLK, .perm = 0660, .maj = 8, .min = 0},
+                  {.name = "s", .type = AE_IFLNK, .perm = 0777, .data = "d/small"},
+                  {.name = "o", .type = AE_IFDIR},
+                  {.name = "o/x", .data = "x"},
+                  {.name = "name-\xe9", .data = "latin1 name"}}),
+        make_tar({{.name = "d/.wh.small"}, {.name = "o/.wh..wh..opq"}, {.name = "o/y", .data = "y"},
+                  {.name = "l2", .hardlink = "d/big"}}),
+    };
+    Tree direct, replayed;
+    MemorySink sink;
+    LayerApplier a(direct, sink), b(replayed, sink);
+    for (const auto& tar : tars) {
+        BufferSource src(bytes(tar));
+        std::vector<LayerEntry> rec;
+        ASSERT_TRUE(a.apply(src, &rec));
+        auto parsed = parse_layer_record(serialize_layer_record(rec));
+        ASSERT_TRUE(parsed) << parsed.error().message;
+        auto st = b.apply_entries(*parsed);
+        ASSERT_TRUE(st) << st.error().message;
+    }
+    a.finalize();
+    b.finalize();
+    expect_same_tree(direct, replayed);
+    EXPECT_EQ(replayed.lookup("l2")->nlink, 3u);
+    EXPECT_FALSE(replayed.lookup("o/x"));
+    EXPECT_TRUE(replayed.lookup("name-\xe9"));
+}
+
+TEST(LayerRecord, RefusesMalformedRecords) {
+    EXPECT_FALSE(parse_layer_record("[]"));
+    EXPECT_FALSE(parse_layer_record(R"({"version":2,"entries":[]})"));
+    EXPECT_FALSE(parse_layer_record(R"({"version":1,"entries":[{"m":1}]})"));
+    EXPECT_FALSE(parse_layer_record(R"({"version":1,"entries":[{"n":"Li4vZQ=="}]})"));  // "../e"
+    EXPECT_FALSE(parse_layer_record(R"({"version":1,"entries":[{"n":"YQ==","m":33188,"o":"zz"}]})"));
+    EXPECT_TRUE(parse_layer_record(R"({"version":1,"entries":[{"n":"YQ==","m":33188}]})"));
 }
 
 }  // namespace
