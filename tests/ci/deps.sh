@@ -9,6 +9,7 @@ PACKAGES=(
   # real components the tests run against
   erofs-utils fsverity docker-registry skopeo umoci apache2-utils ostree openssl curl
   python3 e2fsprogs util-linux attr acl kmod cpio xz-utils time
+  qemu-system-x86 busybox-static zstd
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
