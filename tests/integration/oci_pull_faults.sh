@@ -7,16 +7,18 @@ source "$(dirname "$0")/registry_lib.sh"
 export IMGCTL_HTTP_BACKOFF_MS=20 IMGCTL_HTTP_RETRIES=3
 P=$(free_port); R=127.0.0.1:$P
 reg_start reg "$P" || exit 1
-"$IMGCTL" init --repo "$WORK/repo" >/dev/null
+"$IMGCTL" init --repo "$WORK/ref" >/dev/null
 make_image "$WORK/src" t "$RANDOM$RANDOM"
-want=$("$IMGCTL" pull --repo "$WORK/repo" --quiet "oci:$WORK/src:t")
+want=$("$IMGCTL" pull --repo "$WORK/ref" --quiet "oci:$WORK/src:t")
 push "oci:$WORK/src:t" "docker://$R/os/app:1"
 n=0
-via() {  # via MODE...: a fresh proxy with these faults; sets X (its address) and LOG
-  n=$((n + 1)); local port; port=$(free_port); proxy_start "$port" "$P" "$@" || return 1
+via() {  # via MODE...: a fresh proxy with these faults and a fresh store (so every layer is
+  # fetched); sets X (the proxy's address) and LOG
+  n=$((n + 1)); "$IMGCTL" init --repo "$WORK/repo$n" >/dev/null
+  local port; port=$(free_port); proxy_start "$port" "$P" "$@" || return 1
   X=127.0.0.1:$port; LOG=$WORK/proxy-$port.log
 }
-pull() { "$IMGCTL" pull --repo "$WORK/repo" --quiet --insecure-registry "$X" --ref "local/f$n" "$@"; }
+pull() { "$IMGCTL" pull --repo "$WORK/repo$n" --quiet --insecure-registry "$X" "$@"; }
 
 via cut=100000
 d=$(pull "$X/os/app:1"); check "cut mid-blob: pull succeeds with the right image" test "$d" = "$want"
@@ -35,7 +37,7 @@ out=$(pull "$X/os/nothere:1" 2>&1); [[ $out == *"not found"* ]] && ok "404: $out
 # Tamper with the registry's stored copy of the biggest layer: the pull must refuse it.
 blob=$(ls -S "$WORK/reg/data/docker/registry/v2/blobs/sha256"/*/*/data | head -1)
 printf 'XXXX' | dd of="$blob" bs=1 seek=5000 conv=notrunc 2>/dev/null
-X=$R; n=$((n + 1))
+n=$((n + 1)); "$IMGCTL" init --repo "$WORK/repo$n" >/dev/null; X=$R
 out=$(pull "$R/os/app:1" 2>&1); [[ $out == *"does not match its digest"* ]] && ok "tampered blob: $out" || fail "tampered blob: $out"
-check "no ref for the refused image" test ! -e "$WORK/repo/refs/local/f$n"
+check "no ref and no image for the refused image" test -z "$(find "$WORK/repo$n/refs" "$WORK/repo$n/images" -type f)"
 finish
