@@ -98,6 +98,8 @@ Result<LayerStats> LayerApplier::apply(ByteSource& tar, std::vector<LayerEntry>*
         IMGCTL_TRY(apply_entry(*e, stats));
         if (record) record->push_back(std::move(*e));
     }
+    // Objects may still be committing; the layer is only done (and recordable) when they are.
+    IMGCTL_TRY(sink_.flush());
     return stats;
 }
 
@@ -262,7 +264,7 @@ Result<LayerEntry> LayerApplier::read_entry(Reader& r, LayerStats& stats) {
         case S_IFSOCK:
             break;
         case S_IFREG: {
-            auto st = read_content(r, *node, stats);
+            auto st = read_content(r, node, stats);
             if (!st) return err_ctx(std::move(st).error());
             break;
         }
@@ -273,7 +275,8 @@ Result<LayerEntry> LayerApplier::read_entry(Reader& r, LayerStats& stats) {
     return out;
 }
 
-Result<void> LayerApplier::read_content(Reader& r, Inode& node, LayerStats& stats) {
+Result<void> LayerApplier::read_content(Reader& r, const InodePtr& nodep, LayerStats& stats) {
+    Inode& node = *nodep;
     int64_t size = archive_entry_size(r.entry);
     if (size < 0) return make_error(EBADMSG, "negative size");
     node.size = static_cast<uint64_t>(size);
@@ -320,10 +323,7 @@ Result<void> LayerApplier::read_content(Reader& r, Inode& node, LayerStats& stat
         node.content = std::move(small);
         return {};
     }
-    auto d = w->commit();
-    if (!d) return std::move(d).error();
-    node.payload = object_payload_path(*d);
-    node.fsverity = *d;
+    IMGCTL_TRY(sink_.finish(std::move(w), nodep));
     ++stats.objects;
     stats.object_bytes += node.size;
     return {};

@@ -61,7 +61,7 @@ private:
     Result<void> whiteout(std::string_view dir, std::string_view name, LayerStats& stats);
     Result<void> place(const std::string& path, composefs::InodePtr inode);
     Result<void> check_parents(const std::string& path);
-    Result<void> read_content(Reader& r, composefs::Inode& node, LayerStats& stats);
+    Result<void> read_content(Reader& r, const composefs::InodePtr& node, LayerStats& stats);
 
     composefs::Tree& tree_;
     ObjectSink& sink_;

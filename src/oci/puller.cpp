@@ -14,6 +14,7 @@
 #include "base/log.hpp"
 #include "base/progress.hpp"
 #include "oci/layer_record.hpp"
+#include "oci/store_sink.hpp"
 #include "crypto/sha256.hpp"
 #include "store/store.hpp"
 
@@ -24,30 +25,6 @@ namespace {
 using json = nlohmann::json;
 
 constexpr std::string_view kZstdChunkedChecksum = "io.containers.zstd-chunked.manifest-checksum";
-
-// Regular-file contents go straight into the store's objects (ObjectWriter: O_TMPFILE in tmp/,
-// linked under the fs-verity digest on commit).
-class StoreSink : public ObjectSink {
-public:
-    explicit StoreSink(store::Store& s) : store_(s) {}
-    class W : public Writer {
-    public:
-        explicit W(store::ObjectWriter w) : w_(std::move(w)) {}
-        Result<void> write(std::span<const std::byte> d) override { return w_.write(d); }
-        Result<crypto::Digest> commit() override { return w_.commit(); }
-
-    private:
-        store::ObjectWriter w_;
-    };
-    Result<std::unique_ptr<Writer>> begin(uint64_t size) override {
-        auto w = store_.begin_object(size);
-        if (!w) return std::move(w).error();
-        return std::unique_ptr<Writer>(new W(std::move(*w)));
-    }
-
-private:
-    store::Store& store_;
-};
 
 std::optional<crypto::Digest> digest_of(const std::string& s) {
     return s.size() == 71 ? crypto::Digest::from_hex(std::string_view(s).substr(7)) : std::nullopt;
