@@ -55,4 +55,19 @@ check "pull by digest gives the same image" same "$(pull "$R/os/gzip@$dg")" "$(p
 out=$(pull "$R/os/gzip:nope" 2>&1); [ $? -eq 1 ] && [[ $out == *"manifest 'nope' not found"* ]] && ok "missing tag: $out" || fail "missing tag: $out"
 out=$(pull os/gzip:1 2>&1); [[ $out == *"no default registry"* ]] && ok "bare name refused" || fail "bare name: $out"
 check "bare name with --default-registry" same "$(pull --default-registry "$R" os/gzip:1)" "$(pull "$R/os/gzip:1")"
+
+# An index with two platforms pushed with --all: the host's by default, --platform for the other.
+make_image "$WORK/multi" amd "$salt-m" --arch amd64; make_image "$WORK/multi" arm "$salt-m" --arch arm64
+python3 "$HERE/mkimage.py" "$WORK/multi" multi --index amd arm >/dev/null
+push "oci:$WORK/multi:multi" "docker://$R/os/multi:1" --all
+amd=$(pull "$R/os/multi:1"); arm=$(pull --platform linux/arm64 "$R/os/multi:1")
+check "index: host platform = the amd64 image" same "$amd" "$(pull "oci:$WORK/multi:amd")"
+check "index: --platform linux/arm64 = the arm64 image" same "$arm" "$(pull "oci:$WORK/multi:arm")"
+
+# HTTPS is verified: a registry with a self-signed certificate is refused unless marked insecure
+# (which means plain HTTP, so it then fails differently), and nothing is sent in the clear.
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 2 -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
+S=$(free_port); reg_start tls "$S" "  tls: {certificate: $WORK/tls.crt, key: $WORK/tls.key}" || exit 1
+out=$("$IMGCTL" pull --repo "$WORK/repo" --quiet "127.0.0.1:$S/os/gzip:1" 2>&1)
+[ $? -eq 1 ] && [[ $out == *"https://127.0.0.1:$S/v2/"*"certificate"* ]] && ok "self-signed TLS refused: $out" || fail "TLS: $out"
 finish

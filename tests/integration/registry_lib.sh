@@ -22,13 +22,14 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_http() {
   local i
   for i in $(seq 100); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" != 000 ] && return 0
+    [ "$(curl -sk -o /dev/null -w '%{http_code}' "$1")" != 000 ] && return 0
     sleep 0.05
   done
   echo "server at $1 did not come up"; return 1
 }
 
-# reg_start NAME PORT [AUTH_YAML]: a registry with storage in $WORK/NAME/data.
+# reg_start NAME PORT [YAML]: a registry with storage in $WORK/NAME/data; YAML is appended right
+# after the http: keys (indent it to add to them, e.g. "  tls: {…}"; top-level "auth: {…}").
 reg_start() {
   local dir=$WORK/$1
   mkdir -p "$dir/data"
@@ -36,12 +37,15 @@ reg_start() {
 version: 0.1
 log: {level: warn, accesslog: {disabled: true}}
 storage: {filesystem: {rootdirectory: $dir/data}, delete: {enabled: true}}
-http: {addr: 127.0.0.1:$2, secret: imgctl-test}
+http:
+  addr: 127.0.0.1:$2
+  secret: imgctl-test
 ${3:-}
 EOC
   docker-registry serve "$dir/config.yml" > "$dir/log" 2>&1 &
   REG_PIDS+=($!)
-  wait_http "http://127.0.0.1:$2/v2/"
+  local scheme=http; grep -q 'tls:' "$dir/config.yml" && scheme=https
+  wait_http "$scheme://127.0.0.1:$2/v2/"
 }
 
 # tok_start PORT USER:PASS: the recipe's Bearer token server; sets TOK_CERT for the registry.
