@@ -3,6 +3,8 @@
 #include <fcntl.h>
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
 #include <ctime>
 #include <map>
 #include <set>
@@ -172,67 +174,95 @@ std::map<std::string, CachedLayer> load_cached_layers(store::Store& st, const Ma
     return out;
 }
 
-}  // namespace
-
-Result<PullResult> pull_image(store::Store& st, ImageSource& src, const Reference& ref, const PullOptions& opts,
-                              const ImageWriterFn& write_image) {
-    Platform want = opts.platform ? *opts.platform : host_platform();
-    PullResult res;
-    res.ref_name = opts.ref_name.empty() ? ref.store_ref_name() : opts.ref_name;
-
-    // 1. Manifest (through the index for the platform) and config, each checked by digest.
-    auto r = resolve_manifest(src, want);
-    if (!r) return std::move(r).error();
-    res.manifest_digest = r->manifest.digest;
-    if (auto same = is_up_to_date(st, res.ref_name, res.manifest_digest, res.image); same && *same) {
-        res.up_to_date = true;
-        return res;
+// Fetches layer blobs: every one starts at once (registries) and a semaphore bounds the
+// connections; get(i) waits for layer i. Destroying it cancels the fetches not yet started and
+// waits for those running (members are destroyed in reverse order: the futures first).
+class LayerFetcher {
+public:
+    LayerFetcher(ImageSource& src, const std::vector<Descriptor>& layers, const std::set<std::string>& skip,
+                 unsigned connections, std::function<void(int64_t)> progress)
+        : slots_(std::clamp<unsigned>(connections, 1, 64)), progress_(std::move(progress)) {
+        for (const auto& l : layers) {
+            if (skip.count(l.digest)) {
+                futures_.emplace_back();  // applied from its record, never fetched
+                continue;
+            }
+            futures_.push_back(std::async(src.is_remote() ? std::launch::async : std::launch::deferred,
+                                          [this, &src, l]() -> Result<UniqueFd> {
+                                              slots_.acquire();
+                                              auto fd = cancel_ ? Result<UniqueFd>(make_error(ECANCELED, "cancelled"))
+                                                                : src.open_layer(l, progress_);
+                                              slots_.release();
+                                              return fd;
+                                          }));
+        }
     }
-    IMGCTL_TRY(resolve_config(src, want, *r));
+    ~LayerFetcher() { cancel_ = true; }
+    LayerFetcher(const LayerFetcher&) = delete;
+    LayerFetcher& operator=(const LayerFetcher&) = delete;
+    Result<UniqueFd> get(size_t i) { return futures_[i].get(); }
+
+private:
+    std::atomic<bool> cancel_{false};
+    std::counting_semaphore<64> slots_;
+    std::function<void(int64_t)> progress_;
+    std::vector<std::future<Result<UniqueFd>>> futures_;
+};
+
+// Streams one fetched layer into the tree, checks its digests, and stores its record.
+// Returns the record's "sha256:<hex>".
+Result<std::string> apply_fetched(store::Store& st, LayerApplier& applier, int fd, const Descriptor& l,
+                                  Compression comp, const std::string& diff_id, PullResult& res) {
+    FdSource raw(fd);
+    // zstd:chunked blobs (skopeo/containers-storage) decompress to the tar without its trailing
+    // record padding, so they never hash to the diff_id; the blob digest from the manifest
+    // authenticates them instead (docs/oci.md).
+    bool chunked = l.annotations.count(std::string(kZstdChunkedChecksum)) > 0;
+    LayerStream stream(raw, comp, digest_of(l.digest), chunked ? std::nullopt : digest_of(diff_id));
+    std::vector<LayerEntry> entries;
+    auto stats = applier.apply(stream, &entries);
+    auto fin = stream.finish();
+    // A damaged blob shows up as a tar or decompression error first: name the cause.
+    if (!fin) return std::move(fin).error();
+    if (!stats) return std::move(stats).error();
+    res.downloaded += stream.compressed_bytes();
+    add_stats(res.totals, *stats);
+    log_debug("oci", "layer {}: {} entries, {} objects", l.digest, stats->entries, stats->objects);
+    // Keep the layer's record so a later pull of an image sharing it skips the download.
+    std::string rec = serialize_layer_record(entries);
+    crypto::Digest rd = crypto::Sha256::of(rec);
+    IMGCTL_TRY(st.put_blob(rd, std::as_bytes(std::span(rec.data(), rec.size()))));
+    return "sha256:" + rd.hex();
+}
+
+// Layers (fetched in parallel, applied in order) -> one Tree. Fills res and records.
+Result<void> build_tree(store::Store& st, ImageSource& src, const Reference& ref, const PullOptions& opts,
+                        const Resolved& r, composefs::Tree& tree, PullResult& res, std::vector<std::string>& records) {
+    const auto& layers = r.parsed.layers;
     std::vector<Compression> comp;
-    uint64_t total = 0;
-    for (const auto& l : r->parsed.layers) {
+    for (const auto& l : layers) {
         auto c = layer_compression(l.media_type);
         if (!c) return std::move(c).error().context(fmt::format("layer {}", l.digest));
         comp.push_back(*c);
-        total += static_cast<uint64_t>(l.size);
     }
-
-    // 2. Fetch the layers: every one starts at once, a semaphore bounds the connections, and
-    //    the applier below consumes them in order as they complete.
+    auto cached = load_cached_layers(st, r.parsed);
+    std::set<std::string> skip;
+    uint64_t total = 0;
+    for (const auto& l : layers) {
+        if (cached.count(l.digest)) skip.insert(l.digest);
+        else total += static_cast<uint64_t>(l.size);
+    }
     std::optional<Progress> bar;
-    if (opts.show_progress && src.is_remote()) bar.emplace(fmt::format("{}", ref.to_string()), total);
-    auto on_bytes = [&bar](int64_t d) {
+    if (opts.show_progress && src.is_remote() && total > 0) bar.emplace(ref.to_string(), total);
+    LayerFetcher fetcher(src, layers, skip, opts.max_connections, [&bar](int64_t d) {
         if (bar && d > 0) bar->add(static_cast<uint64_t>(d));
-    };
-    auto cached = load_cached_layers(st, r->parsed);
-    for (const auto& l : r->parsed.layers)
-        if (cached.count(l.digest)) total -= static_cast<uint64_t>(l.size);
-    if (bar) bar->set_total(total);
-    std::counting_semaphore<64> slots(std::clamp<unsigned>(opts.max_connections, 1, 64));
-    std::vector<std::future<Result<UniqueFd>>> fetches;
-    for (const auto& l : r->parsed.layers) {
-        if (cached.count(l.digest)) {
-            fetches.emplace_back();  // applied from its record, never fetched
-            continue;
-        }
-        fetches.push_back(std::async(src.is_remote() ? std::launch::async : std::launch::deferred, [&, l] {
-            slots.acquire();
-            auto fd = src.open_layer(l, on_bytes);
-            slots.release();
-            return fd;
-        }));
-    }
-
-    // 3. Apply in order; each layer's compressed digest and diff_id are checked as it streams.
-    composefs::Tree tree;
-    std::vector<std::string> records;  // per layer, "sha256:" of its record blob
+    });
     StoreSink sink(st);
     LayerApplier applier(tree, sink);
-    for (size_t i = 0; i < r->parsed.layers.size(); ++i) {
-        const auto& l = r->parsed.layers[i];
+    for (size_t i = 0; i < layers.size(); ++i) {
+        const auto& l = layers[i];
         auto ctx = [&](Error e) {
-            return std::move(e).context(fmt::format("layer {} of {} ({})", i + 1, r->parsed.layers.size(), l.digest));
+            return std::move(e).context(fmt::format("layer {} of {} ({})", i + 1, layers.size(), l.digest));
         };
         if (auto c = cached.find(l.digest); c != cached.end()) {
             auto stats = applier.apply_entries(c->second.entries);
@@ -242,37 +272,42 @@ Result<PullResult> pull_image(store::Store& st, ImageSource& src, const Referenc
             records.push_back(c->second.record);
             continue;
         }
-        auto fd = fetches[i].get();
+        auto fd = fetcher.get(i);
         if (!fd) return ctx(std::move(fd).error());
-        FdSource raw(fd->get());
-        // zstd:chunked blobs (skopeo/containers-storage) decompress to the tar without its
-        // trailing record padding, so they never hash to the diff_id; the blob digest from the
-        // manifest authenticates them instead (docs/oci.md).
-        bool chunked = l.annotations.count(std::string(kZstdChunkedChecksum)) > 0;
-        LayerStream stream(raw, comp[i], digest_of(l.digest),
-                           chunked ? std::nullopt : digest_of(r->config.diff_ids[i]));
-        std::vector<LayerEntry> entries;
-        auto stats = applier.apply(stream, &entries);
-        if (!stats) {
-            // A damaged blob shows up as a tar or decompression error first: name the cause.
-            auto fin = stream.finish();
-            return ctx(fin ? std::move(stats).error() : std::move(fin).error());
-        }
-        auto fin = stream.finish();
-        if (!fin) return ctx(std::move(fin).error());
-        res.downloaded += stream.compressed_bytes();
-        add_stats(res.totals, *stats);
-        // Keep the layer's record so a later pull of an image sharing it skips the download.
-        std::string rec = serialize_layer_record(entries);
-        crypto::Digest rd = crypto::Sha256::of(rec);
-        IMGCTL_TRY(st.put_blob(rd, std::as_bytes(std::span(rec.data(), rec.size()))));
-        records.push_back("sha256:" + rd.hex());
-        log_debug("oci", "layer {}: {} entries, {} objects", l.digest, stats->entries, stats->objects);
+        auto rec = apply_fetched(st, applier, fd->get(), l, comp[i], r.config.diff_ids[i], res);
+        if (!rec) return ctx(std::move(rec).error());
+        records.push_back(std::move(*rec));
     }
     applier.finalize();
     if (bar) bar->finish();
+    return {};
+}
 
-    // 4. Image, provenance, ref.
+}  // namespace
+
+Result<PullResult> pull_image(store::Store& st, ImageSource& src, const Reference& ref, const PullOptions& opts,
+                              const ImageWriterFn& write_image) {
+    Platform want = opts.platform ? *opts.platform : host_platform();
+    PullResult res;
+    res.ref_name = opts.ref_name.empty() ? ref.store_ref_name() : opts.ref_name;
+
+    // 1. Manifest (through the index for the platform), checked by digest; done if the ref
+    //    already names an image of it; then the config, checked by digest.
+    auto r = resolve_manifest(src, want);
+    if (!r) return std::move(r).error();
+    res.manifest_digest = r->manifest.digest;
+    if (auto same = is_up_to_date(st, res.ref_name, res.manifest_digest, res.image); same && *same) {
+        res.up_to_date = true;
+        return res;
+    }
+    IMGCTL_TRY(resolve_config(src, want, *r));
+
+    // 2. Layers -> Tree, file contents -> objects.
+    composefs::Tree tree;
+    std::vector<std::string> records;  // per layer, "sha256:" of its record blob
+    IMGCTL_TRY(build_tree(st, src, ref, opts, *r, tree, res, records));
+
+    // 3. Image, provenance, ref.
     auto image = write_image(tree, st);
     if (!image) return std::move(image).error().context("writing the composefs image");
     res.image = *image;
