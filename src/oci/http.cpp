@@ -48,7 +48,7 @@ size_t on_body(char* data, size_t size, size_t n, void* ctx) {
     // The status is known once headers are done; only 2xx bodies go to the sink.
     long status = t->resp->status;
     if (*t->sink && status >= 200 && status < 300) {
-        if (!(*t->sink)(status, {reinterpret_cast<const std::byte*>(data), len})) {
+        if (!(*t->sink)(*t->resp, {reinterpret_cast<const std::byte*>(data), len})) {
             t->aborted = true;
             return 0;
         }

@@ -19,7 +19,6 @@ struct HttpOptions {
     long backoff_ms = 500;      ///< first wait; doubles each attempt
 };
 
-/// One HTTP response. `headers` has lower-cased names (of the final response after redirects).
 struct HttpResponse {
     long status = 0;
     std::map<std::string, std::string> headers;
@@ -27,9 +26,12 @@ struct HttpResponse {
     std::string effective_url;
 };
 
-/// Receives the body bytes of a 2xx response with its status (so a 200 answering a Range request
-/// can be told from a 206); returning false aborts the transfer (the caller keeps its reason).
-using BodySink = std::function<bool(long status, std::span<const std::byte>)>;
+/// One HTTP response. `headers` has lower-cased names (of the final response after redirects).
+struct HttpResponse;
+/// Receives the body bytes of a 2xx response with the response's status and headers (complete
+/// by then: so a 200 or a wrong Content-Range answering a Range request can be told apart);
+/// returning false aborts the transfer (the caller keeps its reason).
+using BodySink = std::function<bool(const HttpResponse& resp, std::span<const std::byte>)>;
 
 /// One libcurl easy handle (the only libcurl user is this module). Not thread-safe: one per thread.
 /// Follows redirects (http/https only, at most 10; credentials are not sent to another host),

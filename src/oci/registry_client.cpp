@@ -210,17 +210,29 @@ Result<void> RegistryClient::download_blob(const Descriptor& d, int fd, const st
     uint64_t have = 0;
     const uint64_t size = static_cast<uint64_t>(d.size);
     std::optional<Error> sink_error;
-    bool first_chunk = true;  // of the current response
-    BodySink sink = [&](long status, std::span<const std::byte> data) {
-        bool restart = first_chunk && status == 200 && have > 0;
-        first_chunk = false;
-        if (restart) {  // the server ignored our Range: start over
-            if (progress) progress(-static_cast<int64_t>(have));
-            hash = crypto::Sha256();
-            have = 0;
-            if (::ftruncate(fd, 0) < 0) {
-                sink_error = errno_error(errno, "truncating the download");
+    bool first_chunk = true;     // of the current response
+    bool wrong_range = false;    // a 206 that does not start where we asked
+    auto restart = [&]() -> Result<void> {
+        if (progress) progress(-static_cast<int64_t>(have));
+        hash = crypto::Sha256();
+        have = 0;
+        if (::ftruncate(fd, 0) < 0) return errno_error(errno, "truncating the download");
+        return {};
+    };
+    BodySink sink = [&](const HttpResponse& resp, std::span<const std::byte> data) {
+        if (first_chunk) {
+            first_chunk = false;
+            if (resp.status == 206 && !header_or(resp, "content-range").starts_with(fmt::format("bytes {}-", have))) {
+                // Not the range we asked for (RFC 9110 §14.4): drop it, start over without Range.
+                wrong_range = true;
                 return false;
+            }
+            if (resp.status == 200 && have > 0) {  // the server ignored our Range: start over
+                auto r = restart();
+                if (!r) {
+                    sink_error = std::move(r).error();
+                    return false;
+                }
             }
         }
         if (have + data.size() > size) {
@@ -242,11 +254,16 @@ Result<void> RegistryClient::download_blob(const Descriptor& d, int fd, const st
         if (have > 0) headers.push_back(fmt::format("Range: bytes={}-", have));
         sink_error.reset();
         first_chunk = true;
+        wrong_range = false;
         uint64_t before = have;
         auto r = authed_get(http, url, headers, sink);
         if (sink_error) return std::move(*sink_error).context(fmt::format("downloading {}", url));
         bool retry = false;
-        if (!r) {
+        if (wrong_range) {
+            log_debug("oci", "blob {}: the server answered a different range, restarting", d.digest);
+            IMGCTL_TRY(restart());
+            retry = true;
+        } else if (!r) {
             if (r.error().code != EAGAIN) return std::move(r).error();
             retry = true;
         } else if (is_retryable_status(r->status)) {

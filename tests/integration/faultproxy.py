@@ -7,7 +7,9 @@ appended to LOG. Modes:
   500once      the first request of every distinct path gets a 500
   500always=S  every request whose path contains S gets a 500
   429once      the first /blobs/ request gets a 429
-  redirect     /blobs/ GETs are answered with a 307 to /r/<path>, which is proxied upstream"""
+  redirect     /blobs/ GETs are answered with a 307 to /r/<path>, which is proxied upstream
+  norange      Range headers are dropped (the whole blob comes back with 200)
+  badrange     Range headers are dropped and the whole blob comes back as a 206 claiming bytes 0-"""
 import http.client, http.server, sys, threading
 
 PORT, UP, LOG = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -39,11 +41,15 @@ class H(http.server.BaseHTTPRequestHandler):
             self.send_header('Content-Length', '0'); self.end_headers(); return
         if path.startswith('/r/'): path = path[2:]
         c = http.client.HTTPConnection('127.0.0.1', UP)
-        hdrs = {k: v for k, v in self.headers.items() if k.lower() not in ('host', 'connection')}
+        drop = ('host', 'connection') + (('range',) if 'norange' in MODES or 'badrange' in MODES else ())
+        hdrs = {k: v for k, v in self.headers.items() if k.lower() not in drop}
         c.request('GET', path, headers=hdrs); r = c.getresponse(); body = r.read()
-        self.send_response(r.status)
+        status = r.status
+        if 'badrange' in MODES and self.headers.get('Range') and status == 200: status = 206
+        self.send_response(status)
         for k, v in r.getheaders():
             if k.lower() not in ('connection', 'transfer-encoding', 'content-length'): self.send_header(k, v)
+        if status == 206 and r.status == 200: self.send_header('Content-Range', f'bytes 0-{len(body) - 1}/{len(body)}')
         self.send_header('Content-Length', str(len(body))); self.end_headers()
         if cut is not None and r.status == 200 and '/blobs/' in path and len(body) > cut:
             with lock:

@@ -23,6 +23,10 @@ pull() { "$IMGCTL" pull --repo "$WORK/repo$n" --quiet --insecure-registry "$X" "
 via cut=100000
 d=$(pull "$X/os/app:1"); check "cut mid-blob: pull succeeds with the right image" test "$d" = "$want"
 check "cut mid-blob: resumed with Range: bytes=100000-" grep -q 'range=bytes=100000-' "$LOG"
+via cut=100000 norange
+d=$(pull "$X/os/app:1"); check "cut, server ignores Range (200): restarted, right image" test "$d" = "$want"
+via cut=100000 badrange
+d=$(pull "$X/os/app:1"); check "cut, server answers the wrong range (206 bytes 0-): restarted, right image" test "$d" = "$want"
 via 500once
 d=$(pull "$X/os/app:1"); check "500 once per request: retried" test "$d" = "$want"
 via 429once
