@@ -81,11 +81,11 @@ Result<size_t> LayerStream::read(std::span<std::byte> out) {
             in_pos_ += produced;
         } else if (compression_ == Compression::Gzip) {
             if (!c.z_init) return make_error(ENOMEM, "cannot initialise zlib");
-            if (*avail == 0) {
-                if (!c.gz_member_done) return make_error(EBADMSG, "gzip stream is truncated");
+            if (*avail == 0 && c.gz_member_done) {
                 done_ = true;
                 return size_t{0};
             }
+            // With no input left, inflate may still flush output it held back for a full buffer.
             c.z.next_in = reinterpret_cast<Bytef*>(in_.get() + in_pos_);
             c.z.avail_in = static_cast<uInt>(*avail);
             c.z.next_out = reinterpret_cast<Bytef*>(out.data());
@@ -93,6 +93,8 @@ Result<size_t> LayerStream::read(std::span<std::byte> out) {
             int rc = inflate(&c.z, Z_NO_FLUSH);
             in_pos_ = in_len_ - c.z.avail_in;
             produced = std::min<size_t>(out.size(), 1u << 30) - c.z.avail_out;
+            if (*avail == 0 && produced == 0 && rc != Z_STREAM_END)
+                return make_error(EBADMSG, "gzip stream is truncated");
             c.gz_member_done = false;
             if (rc == Z_STREAM_END) {
                 c.gz_member_done = true;
@@ -102,15 +104,16 @@ Result<size_t> LayerStream::read(std::span<std::byte> out) {
             }
         } else {
             if (!c.zstd) return make_error(ENOMEM, "cannot initialise zstd");
-            if (*avail == 0) {
-                if (c.zstd_last != 0) return make_error(EBADMSG, "zstd stream is truncated");
+            if (*avail == 0 && c.zstd_last == 0) {
                 done_ = true;
                 return size_t{0};
             }
+            // With no input left, the decoder may still hold output for a full buffer: drain it.
             ZSTD_inBuffer ib{in_.get() + in_pos_, *avail, 0};
             ZSTD_outBuffer ob{out.data(), out.size(), 0};
             size_t rc = ZSTD_decompressStream(c.zstd, &ob, &ib);
             if (ZSTD_isError(rc)) return make_error(EBADMSG, "zstd data is corrupt: {}", ZSTD_getErrorName(rc));
+            if (*avail == 0 && ob.pos == 0) return make_error(EBADMSG, "zstd stream is truncated");
             c.zstd_last = rc;
             in_pos_ += ib.pos;
             produced = ob.pos;

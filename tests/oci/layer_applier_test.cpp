@@ -253,18 +253,19 @@ std::string zstd(const std::string& in) {
     return out;
 }
 
-Result<std::string> decode(const std::string& blob, Compression c, const std::string& plain, bool bad_digest = false) {
+Result<std::string> decode(const std::string& blob, Compression c, const std::string& plain, bool bad_digest = false,
+                           size_t chunk = 1000) {
     BufferSource raw(bytes(blob));
     auto bd = crypto::Sha256::of(blob);
     if (bad_digest) bd.bytes[0] ^= 1;
     LayerStream ls(raw, c, bd, crypto::Sha256::of(plain));
     std::string out;
-    char buf[1000];
+    std::vector<char> buf(chunk);
     while (true) {
-        auto n = ls.read(std::as_writable_bytes(std::span(buf)));
+        auto n = ls.read(std::as_writable_bytes(std::span(buf.data(), buf.size())));
         if (!n) return std::move(n).error();
         if (*n == 0) break;
-        out.append(buf, *n);
+        out.append(buf.data(), *n);
     }
     IMGCTL_TRY(ls.finish());
     return out;
@@ -278,6 +279,15 @@ TEST(LayerStream, DecodesConcatenatedGzipMembersAndZstdFramesWithSkippableFrames
     // as zstd:chunked writes its TOC and footer.
     std::string skip("\x50\x2a\x4d\x18\x04\x00\x00\x00TOC!", 12);
     EXPECT_EQ(*decode(zstd(a) + skip + zstd(b) + skip, Compression::Zstd, a + b), a + b);
+}
+
+TEST(LayerStream, DrainsBufferedOutputWithTinyReads) {
+    // Output buffers smaller than what the decoders hold back after the last input byte.
+    std::string a(200000, 'q'), b = "tail";
+    for (size_t chunk : {1, 7, 4096}) {
+        EXPECT_EQ(*decode(gzip(a) + gzip(b), Compression::Gzip, a + b, false, chunk), a + b) << chunk;
+        EXPECT_EQ(*decode(zstd(a) + zstd(b), Compression::Zstd, a + b, false, chunk), a + b) << chunk;
+    }
 }
 
 TEST(LayerStream, RejectsBadDigestsAndTruncation) {
