@@ -11,6 +11,7 @@
 #include "oci/image_source.hpp"
 #include "oci/puller.hpp"
 #include "oci/registry_config.hpp"
+#include "store/ref_name.hpp"
 
 namespace imgctl::cli {
 
@@ -91,6 +92,9 @@ int parse(int argc, char** argv, PullArgs& a) {
 int run_pull(int argc, char** argv) {
     PullArgs a;
     if (int rc = parse(argc, argv, a); rc != kExitOk) return rc;
+    if (!a.pull.ref_name.empty()) {
+        if (auto v = store::validate_ref_name(a.pull.ref_name); !v) return usage_error("pull", v.error().message);
+    }
     auto conf = oci::load_registries_conf();
     if (!conf) return fail(conf.error());
     a.registry.insecure.insert(conf->insecure.begin(), conf->insecure.end());

@@ -1,6 +1,7 @@
 #include "oci/image_source.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -56,6 +57,11 @@ public:
     Result<std::string> blob(const Descriptor& d) override {
         auto fd = open_blob(d);
         if (!fd) return std::move(fd).error();
+        struct stat st {};
+        if (::fstat(fd->get(), &st) < 0) return errno_error(errno, fmt::format("inspecting blob {}", d.digest));
+        if (st.st_size != d.size)
+            return make_error(EBADMSG, "OCI layout '{}': blob {} has {} bytes, its descriptor says {}", name_, d.digest,
+                              st.st_size, d.size);
         if (d.size > (64 << 20)) return make_error(EFBIG, "blob {} is too large to read into memory", d.digest);
         auto data = read_all(fd->get());
         if (!data) return std::move(data).error().context(fmt::format("reading blob {}", d.digest));
