@@ -1,6 +1,7 @@
 #include "oci/http.hpp"
 
 #include <cctype>
+#include <chrono>
 #include <mutex>
 
 #include <curl/curl.h>
@@ -20,9 +21,30 @@ struct Transfer {
     HttpResponse* resp;
     const BodySink* sink;
     size_t max_body;
+    long stall_s;
     bool too_big = false;
     bool aborted = false;
+    bool stalled = false;
+    curl_off_t last_bytes = -1;
+    std::chrono::steady_clock::time_point last_change = std::chrono::steady_clock::now();
 };
+
+// A transfer that moves no byte for stall_s seconds is aborted (then retried/resumed by the
+// caller). curl's own LOW_SPEED_* averages over several seconds and reacts much later.
+int on_progress(void* ctx, curl_off_t, curl_off_t dlnow, curl_off_t, curl_off_t ulnow) {
+    auto* t = static_cast<Transfer*>(ctx);
+    auto now = std::chrono::steady_clock::now();
+    if (dlnow + ulnow != t->last_bytes) {
+        t->last_bytes = dlnow + ulnow;
+        t->last_change = now;
+        return 0;
+    }
+    if (now - t->last_change > std::chrono::seconds(t->stall_s)) {
+        t->stalled = true;
+        return 1;
+    }
+    return 0;
+}
 
 size_t on_header(char* data, size_t size, size_t n, void* ctx) {
     auto* t = static_cast<Transfer*>(ctx);
@@ -90,7 +112,7 @@ Result<HttpResponse> HttpClient::get(const std::string& url, const std::vector<s
     if (!c) return make_error(ENOMEM, "cannot create a libcurl handle");
     curl_easy_reset(c);
     HttpResponse resp;
-    Transfer t{&resp, &sink, max_body};
+    Transfer t{&resp, &sink, max_body, opts_.stall_timeout_s};
     curl_slist* list = nullptr;
     for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
     char errbuf[CURL_ERROR_SIZE] = {};
@@ -102,8 +124,9 @@ Result<HttpResponse> HttpClient::get(const std::string& url, const std::vector<s
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, opts_.connect_timeout_s);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, opts_.stall_timeout_s);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "imgctl/" "0.1");
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &on_header_status);
@@ -119,6 +142,8 @@ Result<HttpResponse> HttpClient::get(const std::string& url, const std::vector<s
     if (rc == CURLE_WRITE_ERROR && t.too_big)
         return make_error(EFBIG, "GET {}: response larger than {} bytes", url, max_body);
     if (rc == CURLE_WRITE_ERROR && t.aborted) return make_error(ECANCELED, "GET {}: aborted by the receiver", url);
+    if (rc == CURLE_ABORTED_BY_CALLBACK && t.stalled)
+        return make_error(EAGAIN, "GET {}: no data for {} s", url, opts_.stall_timeout_s);
     if (rc != CURLE_OK) {
         bool transient = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
                          rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR ||

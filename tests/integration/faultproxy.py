@@ -8,13 +8,15 @@ appended to LOG. Modes:
   500always=S  every request whose path contains S gets a 500
   429once      the first /blobs/ request gets a 429
   redirect     /blobs/ GETs are answered with a 307 to /r/<path>, which is proxied upstream
+  stall=N      like cut=N, but the connection then stays open and silent (for the stall timeout)
   norange      Range headers are dropped (the whole blob comes back with 200)
   badrange     Range headers are dropped and the whole blob comes back as a 206 claiming bytes 0-"""
-import http.client, http.server, sys, threading
+import http.client, http.server, sys, threading, time
 
 PORT, UP, LOG = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 MODES = sys.argv[4:]
 cut = next((int(m[4:]) for m in MODES if m.startswith('cut=')), None)
+stall = next((int(m[6:]) for m in MODES if m.startswith('stall=')), None)
 always = [m[10:] for m in MODES if m.startswith('500always=')]
 seen, lock = set(), threading.Lock()
 state = {'cut_done': False, '429_done': False}
@@ -57,6 +59,12 @@ class H(http.server.BaseHTTPRequestHandler):
             if do_cut:
                 self.wfile.write(body[:cut]); self.wfile.flush()
                 self.close_connection = True; self.connection.shutdown(2); return
+        if stall is not None and r.status == 200 and '/blobs/' in path and len(body) > stall:
+            with lock:
+                do_stall = not state['cut_done']; state['cut_done'] = True
+            if do_stall:
+                self.wfile.write(body[:stall]); self.wfile.flush(); time.sleep(30)
+                self.close_connection = True; return
         self.wfile.write(body)
 
 http.server.ThreadingHTTPServer(('127.0.0.1', PORT), H).serve_forever()

@@ -8,7 +8,7 @@ need_tool htpasswd
 need_tool openssl
 export HOME=$WORK/home; unset REGISTRY_AUTH_FILE; mkdir -p "$HOME"
 "$IMGCTL" init --repo "$WORK/repo" >/dev/null
-B=$(free_port); T=$(free_port); K=$(free_port)
+free_port B; free_port T; free_port K
 htpasswd -Bbn imgctl s3cret > "$WORK/htpasswd"
 reg_start basic "$B" "auth: {htpasswd: {realm: imgctl-test, path: $WORK/htpasswd}}" || exit 1
 tok_start "$K" imgctl:s3cret || exit 1

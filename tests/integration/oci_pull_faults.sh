@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/registry_lib.sh"
 export IMGCTL_HTTP_BACKOFF_MS=20 IMGCTL_HTTP_RETRIES=3
-P=$(free_port); R=127.0.0.1:$P
+free_port P; R=127.0.0.1:$P
 reg_start reg "$P" || exit 1
 "$IMGCTL" init --repo "$WORK/ref" >/dev/null
 make_image "$WORK/src" t "$RANDOM$RANDOM"
@@ -15,7 +15,7 @@ n=0
 via() {  # via MODE...: a fresh proxy with these faults and a fresh store (so every layer is
   # fetched); sets X (the proxy's address) and LOG
   n=$((n + 1)); "$IMGCTL" init --repo "$WORK/repo$n" >/dev/null
-  local port; port=$(free_port); proxy_start "$port" "$P" "$@" || return 1
+  local port; free_port port; proxy_start "$port" "$P" "$@" || return 1
   X=127.0.0.1:$port; LOG=$WORK/proxy-$port.log
 }
 pull() { "$IMGCTL" pull --repo "$WORK/repo$n" --quiet --insecure-registry "$X" "$@"; }
@@ -27,6 +27,9 @@ via cut=100000 norange
 d=$(pull "$X/os/app:1"); check "cut, server ignores Range (200): restarted, right image" test "$d" = "$want"
 via cut=100000 badrange
 d=$(pull "$X/os/app:1"); check "cut, server answers the wrong range (206 bytes 0-): restarted, right image" test "$d" = "$want"
+via stall=50000
+d=$(IMGCTL_HTTP_STALL_TIMEOUT=1 pull "$X/os/app:1"); check "stalled mid-blob: timed out and resumed, right image" test "$d" = "$want"
+check "stalled mid-blob: resumed with Range: bytes=50000-" grep -q 'range=bytes=50000-' "$LOG"
 via 500once
 d=$(pull "$X/os/app:1"); check "500 once per request: retried" test "$d" = "$want"
 via 429once

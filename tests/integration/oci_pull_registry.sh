@@ -3,7 +3,7 @@
 # images; each result is mounted and compared with skopeo copy + umoci unpack of the same image.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/registry_lib.sh"
-PORT=$(free_port); R=127.0.0.1:$PORT
+free_port PORT; R=127.0.0.1:$PORT
 reg_start reg "$PORT" || exit 1
 "$IMGCTL" init --repo "$WORK/repo" >/dev/null
 pull() { "$IMGCTL" pull --repo "$WORK/repo" --insecure-registry "$R" --quiet "$@"; }
@@ -40,19 +40,19 @@ esac
 same() { [ -n "$1" ] && [ "$1" = "$2" ]; }
 check "ref oci/<escaped reference> is set" same "$(cat "$WORK/repo/refs/oci/127.0.0.1%3A$PORT%2Fos%2Fgzip%3A1")" "$(pull "$R/os/gzip:1")"
 grep -q '"manifest":"sha256:' "$WORK/repo/images/$(pull "$R/os/gzip:1").json" && ok "image metadata names the manifest" || fail "image metadata"
-proxy_start "$((PORT + 1))" "$PORT"
-pull --insecure-registry "127.0.0.1:$((PORT + 1))" --ref local/again "127.0.0.1:$((PORT + 1))/os/gzip:1" >/dev/null
-pull --insecure-registry "127.0.0.1:$((PORT + 1))" --ref local/again "127.0.0.1:$((PORT + 1))/os/gzip:1" >/dev/null
+free_port PX; proxy_start "$PX" "$PORT"
+pull --insecure-registry "127.0.0.1:$PX" --ref local/again "127.0.0.1:$PX/os/gzip:1" >/dev/null
+pull --insecure-registry "127.0.0.1:$PX" --ref local/again "127.0.0.1:$PX/os/gzip:1" >/dev/null
 # (the first of these two pulls sets a new ref: its layers come from the records of the
 # earlier pull, only the config is fetched; the second finds the ref up to date)
-check "known layers and an up-to-date ref fetch no layer blob" test "$(grep -c '/blobs/' "$WORK/proxy-$((PORT + 1)).log")" -eq 1
+check "known layers and an up-to-date ref fetch no layer blob" test "$(grep -c '/blobs/' "$WORK/proxy-$PX.log")" -eq 1
 # An image sharing its two lower layers: only the config and the new top layer are fetched,
 # and the result still equals skopeo+umoci.
 make_image "$WORK/src-gzip" t2 "$salt-gzip" --top-salt "$salt-new"
 push "oci:$WORK/src-gzip:t2" "docker://$R/os/gzip:2"
-: > "$WORK/proxy-$((PORT + 1)).log"
-d=$(pull --insecure-registry "127.0.0.1:$((PORT + 1))" "127.0.0.1:$((PORT + 1))/os/gzip:2")
-check "shared layers are not downloaded again" test "$(grep -c '/blobs/' "$WORK/proxy-$((PORT + 1)).log")" -eq 2
+: > "$WORK/proxy-$PX.log"
+d=$(pull --insecure-registry "127.0.0.1:$PX" "127.0.0.1:$PX/os/gzip:2")
+check "shared layers are not downloaded again" test "$(grep -c '/blobs/' "$WORK/proxy-$PX.log")" -eq 2
 check "image from cached layers equals skopeo+umoci" mount_cmp "$WORK/repo" "$d" "$(reference_tree "docker://$R/os/gzip:2" "$WORK/ref-t2")"
 
 # Pull by digest; a missing tag is a clear 404; a bare name needs a default registry.
@@ -73,7 +73,7 @@ check "index: --platform linux/arm64 = the arm64 image" same "$arm" "$(pull "oci
 # HTTPS is verified: a registry with a self-signed certificate is refused unless marked insecure
 # (which means plain HTTP, so it then fails differently), and nothing is sent in the clear.
 openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 2 -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
-S=$(free_port); reg_start tls "$S" "  tls: {certificate: $WORK/tls.crt, key: $WORK/tls.key}" || exit 1
+free_port S; reg_start tls "$S" "  tls: {certificate: $WORK/tls.crt, key: $WORK/tls.key}" || exit 1
 out=$("$IMGCTL" pull --repo "$WORK/repo" --quiet "127.0.0.1:$S/os/gzip:1" 2>&1)
 [ $? -eq 1 ] && [[ $out == *"https://127.0.0.1:$S/v2/"*"certificate"* ]] && ok "self-signed TLS refused: $out" || fail "TLS: $out"
 finish

@@ -15,8 +15,19 @@ reg_cleanup() {
 }
 trap reg_cleanup EXIT
 
-# A free TCP port on 127.0.0.1 (asked from the kernel, so parallel tests do not collide).
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# free_port VAR: sets VAR to a free TCP port on 127.0.0.1: random in 20000-59999, nobody
+# listening, not handed out before by this script (parallel scripts pick independently; a clash
+# makes a server fail loudly rather than pass wrongly).
+FREE_PORTS_GIVEN=" "
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+    [[ $FREE_PORTS_GIVEN == *" $p "* ]] && continue
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+    FREE_PORTS_GIVEN+="$p "; printf -v "$1" '%s' "$p"; return
+  done
+}
 
 # wait_http URL: until the server answers at all (any status), at most 5 s.
 wait_http() {
