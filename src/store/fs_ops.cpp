@@ -134,6 +134,13 @@ Result<void> link_into(int src_dir, const std::string& src, int flags, int targe
         }
     }
     if (rc < 0 && errno != EEXIST) return errno_error(errno, fmt::format("linking '{}'", name));
+    if (rc < 0) {
+        // Same name means same content, but only a regular file counts: a planted symlink or
+        // directory must not pass for the object (fsck --repair moves it aside).
+        struct stat st {};
+        if (::fstatat(target_dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+            return make_error(EEXIST, "'{}' exists and is not a regular file (run 'imgctl fsck --repair')", name);
+    }
     return {};
 }
 
