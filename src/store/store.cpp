@@ -42,7 +42,7 @@ std::string lock_holder(int lock_fd) {
         std::string name = comm ? comm->substr(0, comm->find('\n')) : std::string("?");
         return fmt::format("pid {} ({})", pid, name);
     }
-    return "another process (a reader)";
+    return "another process";
 }
 
 Result<UniqueFd> acquire_lock(int root_fd, const std::string& repo, LockMode mode, bool wait,
