@@ -173,6 +173,35 @@ TEST_F(StoreTest, ObjectWriterDroppedOrMisSizedLeavesNothing) {
     EXPECT_TRUE(s.has_object(*d));
 }
 
+TEST_F(StoreTest, BatchedObjectsAppearOnlyAfterCommit) {
+    Store s = open();
+    s.begin_batch();
+    std::string data(3000, 'b');
+    auto d = s.insert_object_bytes(bytes(data));
+    ASSERT_TRUE(d);
+    EXPECT_TRUE(s.has_object(*d)) << "staged objects count for dedup";
+    EXPECT_EQ(count_entries(repo_ + "/objects"), 0u) << "nothing under objects/ before the sync";
+    EXPECT_EQ(count_entries(repo_ + "/tmp"), 1u);
+    auto again = s.insert_object_bytes(bytes(data));
+    ASSERT_TRUE(again);
+    EXPECT_EQ(count_entries(repo_ + "/tmp"), 1u) << "same content staged once";
+    auto img = s.put_image(bytes(std::string(500, 'i')));
+    ASSERT_TRUE(img);
+    ASSERT_TRUE(s.set_ref("local/x", *img)) << "set_ref commits the batch first";
+    EXPECT_EQ(*read_file_at(s.objects_dir_fd(), Store::object_path(*d)), data);
+    EXPECT_EQ(count_entries(repo_ + "/tmp"), 0u);
+}
+
+TEST_F(StoreTest, AnUncommittedBatchLeavesOnlyTmpFiles) {
+    {
+        Store s = open();
+        s.begin_batch();
+        ASSERT_TRUE(s.insert_object_bytes(bytes(std::string(3000, 'c'))));
+    }
+    EXPECT_EQ(count_entries(repo_ + "/objects"), 0u);
+    EXPECT_EQ(count_entries(repo_ + "/tmp"), 1u);
+}
+
 TEST_F(StoreTest, ReadersCannotWrite) {
     Store s = open(LockMode::Shared);
     auto r = s.insert_object_bytes(bytes("hello world"));
