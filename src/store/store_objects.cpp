@@ -178,7 +178,8 @@ Result<crypto::Digest> Store::copy_object(int fd, uint64_t size, const crypto::D
             w->hasher_.update(chunk);
             w->written_ += chunk.size();
         } else {
-            IMGCTL_TRY(w->write(chunk));
+            if (auto r = w->write(chunk); !r)
+                return std::move(r).error().context(fmt::format("copying {} bytes into '{}/tmp'", size, path_));
         }
         off += chunk.size();
     }
