@@ -20,7 +20,7 @@ echo "== copying $SRC to the work directory (setup)"
 cp -a "$SRC" "$W/tree"
 sync
 files=$(find "$W/tree" -type f | wc -l)
-bytes=$(find "$W/tree" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+bytes=$(find "$W/tree" -type f -printf '%s\n' | awk '{s+=$1} END {printf "%.0f\n", s}')
 echo "tree: $files files, $bytes bytes ($(awk -v b="$bytes" 'BEGIN{printf "%.1f", b/1048576}') MiB)"
 
 "$IMGCTL" init --repo "$W/repo" >/dev/null
@@ -52,9 +52,9 @@ for v in v2 v3; do
   echo "import $v ($(wc -l < "$W/changed-$v") files changed): $(secs "$t0" "$t1") s"
   prev="$W/$v"
 done
-unique=$(sort -u -k1,1 "$W/content" | awk '{s+=$2} END {print s+0}')
-objects=$(find "$W/repo/objects" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
-images=$(find "$W/repo/images" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+unique=$(sort -u -k1,1 "$W/content" | awk '{s+=$2} END {printf "%.0f\n", s}')
+objects=$(find "$W/repo/objects" -type f -printf '%s\n' | awk '{s+=$1} END {printf "%.0f\n", s}')
+images=$(find "$W/repo/images" -type f -printf '%s\n' | awk '{s+=$1} END {printf "%.0f\n", s}')
 echo "unique content bytes:    $unique"
 echo "store objects bytes:     $objects  (ratio $(awk -v a="$objects" -v b="$unique" 'BEGIN{printf "%.4f", a/b}'))"
 echo "store objects+images:    $((objects + images))  (ratio $(awk -v a="$((objects + images))" -v b="$unique" 'BEGIN{printf "%.4f", a/b}'), target <= 1.02)"

@@ -9,7 +9,7 @@ N=200; CHANGED=$((N / 20))
 make_tree v1 "$N"
 cp -a v1 v2; for i in $(seq 1 "$CHANGED"); do head -c $((3000 + i)) /dev/urandom > v2/usr/lib/sub/f$((i * 7)); done
 cp -a v2 v3; for i in $(seq 1 "$CHANGED"); do head -c $((5000 + i)) /dev/urandom > v3/usr/lib/sub/f$((i * 11 + 1)); done
-objbytes() { find "$R/objects" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}'; }
+objbytes() { find "$R/objects" -type f -printf '%s\n' | awk '{s+=$1} END {printf "%.0f\n", s}'; }
 objcount() { find "$R/objects" -type f | wc -l; }
 prev_b=0; prev_n=0
 for v in v1 v2 v3; do

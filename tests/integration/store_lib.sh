@@ -14,7 +14,7 @@ make_tree() {
 # The fs-verity digest of a file as the independent tool prints it (hex only).
 fsv() { fsverity digest "$1" | cut -d' ' -f1 | cut -d: -f2; }
 # Byte count of all regular files below a directory.
-bytes_of() { find "$1" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}'; }
+bytes_of() { find "$1" -type f -printf '%s\n' | awk '{s+=$1} END {printf "%.0f\n", s}'; }
 # Flips one byte of a file at an offset (default 0) without changing its size.
 flip_byte() {
   local f=$1 off=${2:-0} b
