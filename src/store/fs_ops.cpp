@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/fsverity.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -124,21 +126,24 @@ Result<void> verity_for(int ro_fd, const std::string& name, bool require_verity)
 // Links a complete, durable file under its final name; never renames, so an existing file of
 // that name (same content: names are digests) is never replaced. Creates a missing "XX/" once.
 Result<void> link_into(int src_dir, const std::string& src, int flags, int target_dir_fd, const std::string& name) {
-    int rc = ::linkat(src_dir, src.c_str(), target_dir_fd, name.c_str(), flags);
-    if (rc < 0 && errno == ENOENT) {
-        auto slash = name.find('/');
-        if (slash != std::string::npos) {
-            if (::mkdirat(target_dir_fd, name.substr(0, slash).c_str(), 0755) < 0 && errno != EEXIST)
-                return errno_error(errno, fmt::format("creating directory for '{}'", name));
-            rc = ::linkat(src_dir, src.c_str(), target_dir_fd, name.c_str(), flags);
-        }
+    // The "XX/" parent is opened without following symlinks: a symlink planted as objects/XX
+    // must never redirect a link outside the store.
+    auto slash = name.find('/');
+    std::string leaf = slash == std::string::npos ? name : name.substr(slash + 1);
+    UniqueFd parent;
+    int dir = target_dir_fd;
+    if (slash != std::string::npos) {
+        auto p = open_dir_nofollow(target_dir_fd, {name.substr(0, slash)}, /*create=*/true);
+        if (!p) return std::move(p).error().context(fmt::format("linking '{}'", name));
+        parent = std::move(*p);
+        dir = parent.get();
     }
-    if (rc < 0 && errno != EEXIST) return errno_error(errno, fmt::format("linking '{}'", name));
-    if (rc < 0) {
+    if (::linkat(src_dir, src.c_str(), dir, leaf.c_str(), flags) < 0) {
+        if (errno != EEXIST) return errno_error(errno, fmt::format("linking '{}'", name));
         // Same name means same content, but only a regular file counts: a planted symlink or
         // directory must not pass for the object (fsck --repair moves it aside).
         struct stat st {};
-        if (::fstatat(target_dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+        if (::fstatat(dir, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
             return make_error(EEXIST, "'{}' exists and is not a regular file (run 'imgctl fsck --repair')", name);
     }
     return {};
@@ -178,6 +183,27 @@ Result<void> link_staged(int tmp_dir_fd, const std::string& staged, int target_d
     if (::unlinkat(tmp_dir_fd, staged.c_str(), 0) < 0)
         return errno_error(errno, fmt::format("removing 'tmp/{}'", staged));
     return {};
+}
+
+Result<UniqueFd> open_beneath(int dir_fd, const std::string& path, int flags) {
+    open_how how{};
+    how.flags = static_cast<uint64_t>(flags | O_CLOEXEC | O_NOFOLLOW);
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    long fd = ::syscall(SYS_openat2, dir_fd, path.c_str(), &how, sizeof how);
+    if (fd >= 0) return UniqueFd(static_cast<int>(fd));
+    if (errno != ENOSYS) return errno_error(errno, fmt::format("opening '{}'", path));
+    auto parts = split_path(path);
+    std::string leaf = parts.back();
+    parts.pop_back();
+    auto dir = open_dir_nofollow(dir_fd, parts, /*create=*/false);
+    if (!dir) return std::move(dir).error();
+    return open_at(dir->get(), leaf, flags | O_NOFOLLOW);
+}
+
+bool is_regular_beneath(int dir_fd, const std::string& path) {
+    auto fd = open_beneath(dir_fd, path, O_PATH);
+    struct stat st {};
+    return fd && ::fstat(fd->get(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
 Result<UniqueFd> open_dir_nofollow(int dir_fd, const std::vector<std::string>& components, bool create) {

@@ -67,6 +67,14 @@ private:
 Result<void> link_staged(int tmp_dir_fd, const std::string& staged, int target_dir_fd, const std::string& name,
                          bool require_verity);
 
+/// openat() that never follows a symlink in any component and never leaves `dir_fd`
+/// (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS; on kernels without openat2, a component-wise
+/// O_NOFOLLOW walk). ELOOP/EXDEV when a symlink or ".." is met.
+Result<UniqueFd> open_beneath(int dir_fd, const std::string& path, int flags);
+
+/// Whether `path` below `dir_fd` is a regular file, reached without following any symlink.
+bool is_regular_beneath(int dir_fd, const std::string& path);
+
 /// Opens the directory `components` below `dir_fd`, one openat(O_NOFOLLOW|O_DIRECTORY) per
 /// component, creating missing ones when `create`. A symlink anywhere fails (ELOOP/ENOTDIR).
 Result<UniqueFd> open_dir_nofollow(int dir_fd, const std::vector<std::string>& components, bool create);

@@ -97,7 +97,7 @@ bool Store::has_object(const crypto::Digest& d) const {
         std::lock_guard lock(batch_->mu);
         if (batch_->pending.contains(d)) return true;
     }
-    return is_regular_at(objects_fd_.get(), object_path(d));
+    return detail::is_regular_beneath(objects_fd_.get(), object_path(d));
 }
 
 void Store::begin_batch() {
@@ -118,7 +118,7 @@ Result<void> Store::commit_batch() {
 }
 
 Result<UniqueFd> Store::open_object(const crypto::Digest& d) const {
-    return open_at(objects_fd_.get(), object_path(d), O_RDONLY | O_NOFOLLOW);
+    return detail::open_beneath(objects_fd_.get(), object_path(d), O_RDONLY);
 }
 
 Result<ObjectWriter> Store::begin_object(uint64_t size) {

@@ -30,6 +30,16 @@ check "gc leaves the target alone" [ "$(cat "$WORK/outside")" = "outside" ]
 "$IMGCTL" fsck --repair --repo "$R" >/dev/null 2>&1
 check "after repair the import works" "$IMGCTL" import t --ref local/t2 --repo "$R" >/dev/null
 check "  and the target is still untouched" [ "$(cat "$WORK/outside")" = "outside" ]
+# A symlink planted as a whole objects/XX directory, pointing at a directory outside.
+head -c 6000 /dev/urandom > t/usr/new2; d=$(fsv t/usr/new2); mkdir "$WORK/outdir"
+rm -rf "$R/objects/${d:0:2}"; ln -s "$WORK/outdir" "$R/objects/${d:0:2}"
+"$IMGCTL" import t --ref local/t3 --repo "$R" 2>err; rc=$?
+check "import through a planted objects/XX symlink fails" [ "$rc" -eq 1 ]
+check "  and writes nothing outside the store" [ -z "$(ls -A "$WORK/outdir")" ]
+check "fsck names objects/${d:0:2}" grep -q "^objects/${d:0:2}: is a symlink" <<<"$("$IMGCTL" fsck --repo "$R" 2>/dev/null)"
+"$IMGCTL" fsck --repair --repo "$R" >/dev/null 2>&1
+check "after repair the import works" "$IMGCTL" import t --ref local/t3 --repo "$R" >/dev/null
+check "  still nothing outside" [ -z "$(ls -A "$WORK/outdir")" ]
 check "local/t survived all of it" [ "$("$IMGCTL" refs --repo "$R" | grep ' local/t$' | cut -d' ' -f1)" = "$img" ]
 # A read-only store (root ignores mode bits: a read-only bind mount) and a full file system.
 export IMGCTL R WORK
