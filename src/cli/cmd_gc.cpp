@@ -15,7 +15,7 @@ constexpr std::string_view kUsage =
     "Usage: imgctl gc [--dry-run] [OPTIONS]\n\n"
     "Remove every image, object and blob that no ref reaches, and everything in tmp/. Prints\n"
     "one 'removed PATH' line per file (or 'would remove PATH' with --dry-run) and a summary\n"
-    "with the bytes freed.\n\n"
+    "'freed N bytes (…): …' (the apparent size of the removed files).\n\n"
     "  --dry-run        only print what would be removed\n";
 
 int run_gc(int argc, char** argv) {
@@ -39,9 +39,9 @@ int run_gc(int argc, char** argv) {
     if (!r) return fail(r.error());
     const char* verb = go.dry_run ? "would remove" : "removed";
     for (const auto& p : r->removed) fmt::print("{} {}\n", verb, p);
-    fmt::print("{} {} images, {} objects, {} blobs, {} tmp entries: {} bytes ({}); kept {} images, {} objects\n",
-               verb, r->images, r->objects, r->blobs, r->tmp_entries, r->bytes, format_bytes(r->bytes),
-               r->kept_images, r->kept_objects);
+    fmt::print("{} {} bytes ({}): {} images, {} objects, {} blobs, {} tmp entries; kept {} images, {} objects\n",
+               go.dry_run ? "would free" : "freed", r->bytes, format_bytes(r->bytes), r->images, r->objects,
+               r->blobs, r->tmp_entries, r->kept_images, r->kept_objects);
     return kExitOk;
 }
 

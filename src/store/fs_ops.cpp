@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/fsverity.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -74,11 +76,11 @@ Result<bool> probe_verity_at(int dir_fd) {
     return enable_verity(ro->get());
 }
 
-Result<TmpFile> TmpFile::create_at(int tmp_dir_fd, std::string_view prefix) {
+Result<TmpFile> TmpFile::create_at(int tmp_dir_fd, std::string_view prefix, bool named) {
     TmpFile t;
     t.tmp_dir_fd_ = tmp_dir_fd;
-    int fd = ::openat(tmp_dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
-    if (fd < 0 && errno != EOPNOTSUPP && errno != EISDIR)
+    int fd = named ? -1 : ::openat(tmp_dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+    if (fd < 0 && !named && errno != EOPNOTSUPP && errno != EISDIR)
         return errno_error(errno, "creating a temporary file in tmp/");
     for (int attempt = 0; fd < 0 && attempt < 100; ++attempt) {
         t.name_ = fmt::format("{}.{}", prefix, random_suffix());
@@ -111,35 +113,97 @@ void TmpFile::discard() {
     fd_.reset();
 }
 
+namespace {
+
+Result<void> verity_for(int ro_fd, const std::string& name, bool require_verity) {
+    auto enabled = enable_verity(ro_fd);
+    if (!enabled) return std::move(enabled).error().context(fmt::format("'{}'", name));
+    if (!*enabled && require_verity)
+        return make_error(ENOTSUP, "'{}': the file system does not support fs-verity (store requires it)", name);
+    return {};
+}
+
+// Links a complete, durable file under its final name; never renames, so an existing file of
+// that name (same content: names are digests) is never replaced. Creates a missing "XX/" once.
+Result<void> link_into(int src_dir, const std::string& src, int flags, int target_dir_fd, const std::string& name) {
+    // The "XX/" parent is opened without following symlinks: a symlink planted as objects/XX
+    // must never redirect a link outside the store.
+    auto slash = name.find('/');
+    std::string leaf = slash == std::string::npos ? name : name.substr(slash + 1);
+    UniqueFd parent;
+    int dir = target_dir_fd;
+    if (slash != std::string::npos) {
+        auto p = open_dir_nofollow(target_dir_fd, {name.substr(0, slash)}, /*create=*/true);
+        if (!p) return std::move(p).error().context(fmt::format("linking '{}'", name));
+        parent = std::move(*p);
+        dir = parent.get();
+    }
+    if (::linkat(src_dir, src.c_str(), dir, leaf.c_str(), flags) < 0) {
+        if (errno != EEXIST) return errno_error(errno, fmt::format("linking '{}'", name));
+        // Same name means same content, but only a regular file counts: a planted symlink or
+        // directory must not pass for the object (fsck --repair moves it aside).
+        struct stat st {};
+        if (::fstatat(dir, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+            return make_error(EEXIST, "'{}' exists and is not a regular file (run 'imgctl fsck --repair')", name);
+    }
+    return {};
+}
+
+}  // namespace
+
 Result<void> TmpFile::publish(int target_dir_fd, const std::string& name, bool require_verity) {
     if (::fchmod(fd_.get(), 0644) < 0) return errno_error(errno, "setting the mode of a temporary file");
     if (::fsync(fd_.get()) < 0) return errno_error(errno, fmt::format("syncing '{}'", name));
     auto ro = reopen_read_only(fd_.get());
     if (!ro) return std::move(ro).error();
     fd_ = std::move(*ro);
-    auto enabled = enable_verity(fd_.get());
-    if (!enabled) return std::move(enabled).error().context(fmt::format("'{}'", name));
-    if (!*enabled && require_verity)
-        return make_error(ENOTSUP, "'{}': the file system does not support fs-verity (store requires it)", name);
-    // Link the (now complete and durable) file under its final name. A named temporary file is
-    // linked too (never renamed): an existing object must never be replaced.
-    std::string src = name_.empty() ? fmt::format("/proc/self/fd/{}", fd_.get()) : std::string();
-    auto do_link = [&]() {
-        return name_.empty() ? ::linkat(AT_FDCWD, src.c_str(), target_dir_fd, name.c_str(), AT_SYMLINK_FOLLOW)
-                             : ::linkat(tmp_dir_fd_, name_.c_str(), target_dir_fd, name.c_str(), 0);
-    };
-    int rc = do_link();
-    if (rc < 0 && errno == ENOENT) {
-        auto slash = name.find('/');
-        if (slash != std::string::npos) {
-            if (::mkdirat(target_dir_fd, name.substr(0, slash).c_str(), 0755) < 0 && errno != EEXIST)
-                return errno_error(errno, fmt::format("creating directory for '{}'", name));
-            rc = do_link();
-        }
+    IMGCTL_TRY(verity_for(fd_.get(), name, require_verity));
+    if (name_.empty()) {
+        IMGCTL_TRY(link_into(AT_FDCWD, fmt::format("/proc/self/fd/{}", fd_.get()), AT_SYMLINK_FOLLOW, target_dir_fd, name));
+    } else {
+        IMGCTL_TRY(link_into(tmp_dir_fd_, name_, 0, target_dir_fd, name));
     }
-    if (rc < 0 && errno != EEXIST) return errno_error(errno, fmt::format("linking '{}'", name));
     discard();
     return {};
+}
+
+Result<std::string> TmpFile::stage() {
+    if (name_.empty()) return make_error(EINVAL, "staging an anonymous temporary file");
+    if (::fchmod(fd_.get(), 0644) < 0) return errno_error(errno, "setting the mode of a temporary file");
+    fd_.reset();
+    return std::exchange(name_, {});
+}
+
+Result<void> link_staged(int tmp_dir_fd, const std::string& staged, int target_dir_fd, const std::string& name,
+                         bool require_verity) {
+    auto ro = open_at(tmp_dir_fd, staged, O_RDONLY | O_NOFOLLOW);
+    if (!ro) return std::move(ro).error();
+    IMGCTL_TRY(verity_for(ro->get(), name, require_verity));
+    IMGCTL_TRY(link_into(tmp_dir_fd, staged, 0, target_dir_fd, name));
+    if (::unlinkat(tmp_dir_fd, staged.c_str(), 0) < 0)
+        return errno_error(errno, fmt::format("removing 'tmp/{}'", staged));
+    return {};
+}
+
+Result<UniqueFd> open_beneath(int dir_fd, const std::string& path, int flags) {
+    open_how how{};
+    how.flags = static_cast<uint64_t>(flags | O_CLOEXEC | O_NOFOLLOW);
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    long fd = ::syscall(SYS_openat2, dir_fd, path.c_str(), &how, sizeof how);
+    if (fd >= 0) return UniqueFd(static_cast<int>(fd));
+    if (errno != ENOSYS) return errno_error(errno, fmt::format("opening '{}'", path));
+    auto parts = split_path(path);
+    std::string leaf = parts.back();
+    parts.pop_back();
+    auto dir = open_dir_nofollow(dir_fd, parts, /*create=*/false);
+    if (!dir) return std::move(dir).error();
+    return open_at(dir->get(), leaf, flags | O_NOFOLLOW);
+}
+
+bool is_regular_beneath(int dir_fd, const std::string& path) {
+    auto fd = open_beneath(dir_fd, path, O_PATH);
+    struct stat st {};
+    return fd && ::fstat(fd->get(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
 Result<UniqueFd> open_dir_nofollow(int dir_fd, const std::vector<std::string>& components, bool create) {

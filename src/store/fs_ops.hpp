@@ -33,7 +33,8 @@ Result<bool> probe_verity_at(int dir_fd);
 /// Destroyed without publish() it unlinks its name (if any).
 class TmpFile {
 public:
-    static Result<TmpFile> create_at(int tmp_dir_fd, std::string_view prefix);
+    /// `named` forces a named file (for staging: it must outlive its descriptor).
+    static Result<TmpFile> create_at(int tmp_dir_fd, std::string_view prefix, bool named = false);
     TmpFile(TmpFile&&) noexcept;
     TmpFile& operator=(TmpFile&&) noexcept;
     TmpFile(const TmpFile&) = delete;
@@ -49,6 +50,10 @@ public:
     /// construction: names are digests). Creates a missing parent directory of `name` (one level).
     Result<void> publish(int target_dir_fd, const std::string& name, bool require_verity);
 
+    /// For a named file: fchmod 0644, close it and keep it in tmp/ (no fsync: the caller batches
+    /// one syncfs, then link_staged()). Returns its name in tmp/.
+    Result<std::string> stage();
+
 private:
     TmpFile() = default;
     void discard();
@@ -56,6 +61,19 @@ private:
     UniqueFd fd_;
     std::string name_;
 };
+
+/// Publishes a staged file (made durable by the caller's syncfs): fs-verity as in publish(), link
+/// to `target_dir_fd`/`name` (existing is fine), then unlink it from tmp/.
+Result<void> link_staged(int tmp_dir_fd, const std::string& staged, int target_dir_fd, const std::string& name,
+                         bool require_verity);
+
+/// openat() that never follows a symlink in any component and never leaves `dir_fd`
+/// (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS; on kernels without openat2, a component-wise
+/// O_NOFOLLOW walk). ELOOP/EXDEV when a symlink or ".." is met.
+Result<UniqueFd> open_beneath(int dir_fd, const std::string& path, int flags);
+
+/// Whether `path` below `dir_fd` is a regular file, reached without following any symlink.
+bool is_regular_beneath(int dir_fd, const std::string& path);
 
 /// Opens the directory `components` below `dir_fd`, one openat(O_NOFOLLOW|O_DIRECTORY) per
 /// component, creating missing ones when `create`. A symlink anywhere fails (ELOOP/ENOTDIR).

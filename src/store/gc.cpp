@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <unordered_set>
 
 #include "base/file_util.hpp"
@@ -74,6 +75,12 @@ Result<GcReport> collect_garbage(Store& store, const ImageObjectsFn& image_objec
     int images_fd = store.dir_fd("images");
     auto images = detail::list_dir(images_fd, ".");
     if (!images) return std::move(images).error();
+    // An image's metadata goes before the image, so a kill in between never leaves metadata
+    // without its image (fsck would report it).
+    std::sort(images->begin(), images->end(), [](const detail::DirEntry& a, const detail::DirEntry& b) {
+        bool am = a.name.ends_with(".json"), bm = b.name.ends_with(".json");
+        return am != bm ? am : a.name < b.name;
+    });
     for (const auto& e : *images) {
         std::string_view hex = e.name;
         bool is_meta = hex.size() == 69 && hex.ends_with(".json");

@@ -16,6 +16,7 @@
 #include "base/file_util.hpp"
 #include "base/hex.hpp"
 #include "store/fs_ops.hpp"
+#include "store/object_batch.hpp"
 #include "store/ref_name.hpp"
 #include "store/repo_config.hpp"
 
@@ -41,7 +42,7 @@ std::string lock_holder(int lock_fd) {
         std::string name = comm ? comm->substr(0, comm->find('\n')) : std::string("?");
         return fmt::format("pid {} ({})", pid, name);
     }
-    return "another process (a reader)";
+    return "another process";
 }
 
 Result<UniqueFd> acquire_lock(int root_fd, const std::string& repo, LockMode mode, bool wait,
@@ -80,10 +81,6 @@ Result<crypto::Digest> parse_ref_file(std::string_view name, std::string_view te
 
 }  // namespace
 
-Store::~Store() {
-    if (lock_mode_ == LockMode::Exclusive && lock_fd_.is_valid())
-        (void)::ftruncate(lock_fd_.get(), 0);  // clear the holder hint; harmless if it fails
-}
 
 Result<Store> Store::init(const std::string& path, VerityPolicy verity) {
     auto ctx = [&](Error e) { return std::move(e).context(fmt::format("creating store '{}'", path)); };
@@ -190,6 +187,7 @@ Result<void> Store::set_ref(std::string_view name, const crypto::Digest& image) 
     IMGCTL_TRY(validate_ref_name(name));
     if (!has_image(image)) return ctx(make_error(ENOENT, "image {} is not in the store", image.hex()));
     // Objects and the image must be durable before a ref makes them reachable.
+    if (auto b = commit_batch(); !b) return ctx(std::move(b).error());
     IMGCTL_TRY(sync());
     auto parts = detail::split_path(name);
     std::string leaf = parts.back();

@@ -47,9 +47,12 @@ public:
 
 private:
     friend class Store;
-    ObjectWriter(std::unique_ptr<detail::TmpFile> tmp, int objects_dir_fd, uint64_t size, VerityPolicy verity);
+    struct Batch;
+    ObjectWriter(std::unique_ptr<detail::TmpFile> tmp, int objects_dir_fd, uint64_t size, VerityPolicy verity,
+                 Batch* batch);
     std::unique_ptr<detail::TmpFile> tmp_;  // null once committed
     int objects_dir_fd_ = -1;
+    Batch* batch_ = nullptr;  // the Store's pending batch, if any (owned by the Store)
     crypto::FsVerityHasher hasher_;
     uint64_t size_ = 0;
     uint64_t written_ = 0;
@@ -85,12 +88,24 @@ public:
     static Result<Store> open(const std::string& path, LockMode lock, bool wait = true,
                               const LockWaitFn& on_wait = {});
 
-    Store(Store&&) noexcept = default;
-    Store& operator=(Store&&) noexcept = default;
+    Store(Store&&) noexcept;
+    Store& operator=(Store&&) noexcept;
     ~Store();
+
+    /// Batch mode, for imports of many files: until commit_batch(), committed objects are only
+    /// staged in tmp/ without a per-file fsync; commit_batch() makes them all durable with one
+    /// syncfs() and then links them into objects/ (so no object is ever visible before its data
+    /// is on disk). has_object() sees staged objects; set_ref() commits a pending batch first.
+    /// A Store dropped without commit leaves the staged files in tmp/ for gc. Object insertion
+    /// is thread-safe (several threads may insert at once, batch or not).
+    void begin_batch();
+    Result<void> commit_batch();
 
     /// Stores the whole file behind `fd` (pread; offset unused), reflinked when possible.
     Result<crypto::Digest> insert_object_fd(int fd);
+    /// The same when the caller already computed the content's digest (EAGAIN if the stored
+    /// copy has another one: the file changed). Content already present costs one stat.
+    Result<crypto::Digest> insert_object_fd(int fd, const crypto::Digest& expected);
     Result<crypto::Digest> insert_object_bytes(std::span<const std::byte> data);
     Result<ObjectWriter> begin_object(uint64_t size);
     bool has_object(const crypto::Digest& d) const;
@@ -139,12 +154,13 @@ public:
 private:
     Store() = default;
     Result<void> require_writer(std::string_view what) const;
-    Result<void> publish_blob(int dir_fd, const std::string& name, std::span<const std::byte> data);
 
     std::string path_;  // absolute
     VerityPolicy verity_ = VerityPolicy::Optional;
     LockMode lock_mode_ = LockMode::Shared;
     UniqueFd root_fd_, objects_fd_, images_fd_, refs_fd_, blobs_fd_, tmp_fd_, lock_fd_;
+    std::unique_ptr<ObjectWriter::Batch> batch_;
+    Result<crypto::Digest> copy_object(int fd, uint64_t size, const crypto::Digest& expected);
 };
 
 /// "DIGEST|REF" as users type it: 64 hex digits name an image (which must be in the store),

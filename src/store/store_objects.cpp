@@ -8,11 +8,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <mutex>
+#include <unordered_set>
+
 #include "base/atomic_file.hpp"
 #include "base/file_util.hpp"
 #include "base/hex.hpp"
 #include "crypto/sha256.hpp"
 #include "store/fs_ops.hpp"
+#include "store/object_batch.hpp"
 #include "store/store.hpp"
 
 namespace imgctl::store {
@@ -28,11 +32,21 @@ bool is_regular_at(int dir_fd, const std::string& name) {
 
 }  // namespace
 
-// ---- ObjectWriter ----
+// ---- ObjectWriter and batches ----
+
+// Defined here, where Batch is complete.
+Store::Store(Store&&) noexcept = default;
+Store& Store::operator=(Store&&) noexcept = default;
+
+Store::~Store() {
+    if (lock_mode_ == LockMode::Exclusive && lock_fd_.is_valid())
+        (void)::ftruncate(lock_fd_.get(), 0);  // clear the holder hint; harmless if it fails
+}
 
 ObjectWriter::ObjectWriter(std::unique_ptr<detail::TmpFile> tmp, int objects_dir_fd, uint64_t size,
-                           VerityPolicy verity)
-    : tmp_(std::move(tmp)), objects_dir_fd_(objects_dir_fd), hasher_(size), size_(size), verity_(verity) {}
+                           VerityPolicy verity, Batch* batch)
+    : tmp_(std::move(tmp)), objects_dir_fd_(objects_dir_fd), batch_(batch), hasher_(size), size_(size),
+      verity_(verity) {}
 
 ObjectWriter::ObjectWriter(ObjectWriter&&) noexcept = default;
 ObjectWriter& ObjectWriter::operator=(ObjectWriter&&) noexcept = default;
@@ -56,6 +70,15 @@ Result<crypto::Digest> ObjectWriter::commit() {
         return make_error(EAGAIN, "file changed while it was being stored (digest {} then {})", expected_->hex(),
                           d.hex());
     std::string name = Store::object_path(d);
+    if (batch_) {
+        auto staged = tmp_->stage();
+        tmp_.reset();
+        if (!staged) return std::move(staged).error().context(fmt::format("staging object '{}'", name));
+        std::lock_guard lock(batch_->mu);
+        batch_->staged.emplace_back(std::move(*staged), d);
+        batch_->pending.insert(d);
+        return d;
+    }
     auto r = tmp_->publish(objects_dir_fd_, name, verity_ == VerityPolicy::Require);
     tmp_.reset();
     if (!r) return std::move(r).error().context(fmt::format("storing object '{}'", name));
@@ -69,17 +92,41 @@ std::string Store::object_path(const crypto::Digest& d) {
     return hex.substr(0, 2) + "/" + hex.substr(2);
 }
 
-bool Store::has_object(const crypto::Digest& d) const { return is_regular_at(objects_fd_.get(), object_path(d)); }
+bool Store::has_object(const crypto::Digest& d) const {
+    if (batch_) {
+        std::lock_guard lock(batch_->mu);
+        if (batch_->pending.contains(d)) return true;
+    }
+    return detail::is_regular_beneath(objects_fd_.get(), object_path(d));
+}
+
+void Store::begin_batch() {
+    if (!batch_) batch_ = std::make_unique<ObjectWriter::Batch>();
+}
+
+Result<void> Store::commit_batch() {
+    if (!batch_) return {};
+    // One syncfs makes every staged object durable; only then do they get their final names.
+    IMGCTL_TRY(sync());
+    for (const auto& [staged, d] : batch_->staged) {
+        auto r = detail::link_staged(tmp_fd_.get(), staged, objects_fd_.get(), object_path(d),
+                                     verity_ == VerityPolicy::Require);
+        if (!r) return std::move(r).error().context(fmt::format("storing object '{}'", object_path(d)));
+    }
+    batch_.reset();
+    return {};
+}
 
 Result<UniqueFd> Store::open_object(const crypto::Digest& d) const {
-    return open_at(objects_fd_.get(), object_path(d), O_RDONLY | O_NOFOLLOW);
+    return detail::open_beneath(objects_fd_.get(), object_path(d), O_RDONLY);
 }
 
 Result<ObjectWriter> Store::begin_object(uint64_t size) {
     IMGCTL_TRY(require_writer("storing an object"));
-    auto tmp = detail::TmpFile::create_at(tmp_fd_.get(), "object");
+    auto tmp = detail::TmpFile::create_at(tmp_fd_.get(), "object", /*named=*/batch_ != nullptr);
     if (!tmp) return std::move(tmp).error();
-    return ObjectWriter(std::make_unique<detail::TmpFile>(std::move(*tmp)), objects_fd_.get(), size, verity_);
+    return ObjectWriter(std::make_unique<detail::TmpFile>(std::move(*tmp)), objects_fd_.get(), size, verity_,
+                        batch_.get());
 }
 
 Result<crypto::Digest> Store::insert_object_bytes(std::span<const std::byte> data) {
@@ -100,9 +147,24 @@ Result<crypto::Digest> Store::insert_object_fd(int fd) {
     auto pre = crypto::fsverity_digest_fd(fd);
     if (!pre) return std::move(pre).error();
     if (has_object(*pre)) return *pre;
-    auto w = begin_object(static_cast<uint64_t>(st.st_size));
+    return copy_object(fd, static_cast<uint64_t>(st.st_size), *pre);
+}
+
+Result<crypto::Digest> Store::insert_object_fd(int fd, const crypto::Digest& expected) {
+    IMGCTL_TRY(require_writer("storing an object"));
+    if (has_object(expected)) return expected;
+    struct stat st {};
+    if (::fstat(fd, &st) < 0) return errno_error(errno, "inspecting the file to store");
+    if (!S_ISREG(st.st_mode)) return make_error(EINVAL, "only regular files can be stored as objects");
+    return copy_object(fd, static_cast<uint64_t>(st.st_size), expected);
+}
+
+Result<crypto::Digest> Store::copy_object(int fd, uint64_t size, const crypto::Digest& expected) {
+    auto w = begin_object(size);
     if (!w) return std::move(w).error();
-    w->expected_ = *pre;
+    w->expected_ = expected;
+    struct stat st {};
+    st.st_size = static_cast<off_t>(size);
     std::vector<std::byte> buf(std::min<size_t>(kCopyChunk, static_cast<size_t>(st.st_size) + 1));
     // A reflink shares the extents; the digest is then computed from the stored copy.
     bool cloned = st.st_size > 0 && ::ioctl(w->tmp_->fd(), FICLONE, fd) == 0;
@@ -116,7 +178,8 @@ Result<crypto::Digest> Store::insert_object_fd(int fd) {
             w->hasher_.update(chunk);
             w->written_ += chunk.size();
         } else {
-            IMGCTL_TRY(w->write(chunk));
+            if (auto r = w->write(chunk); !r)
+                return std::move(r).error().context(fmt::format("copying {} bytes into '{}/tmp'", size, path_));
         }
         off += chunk.size();
     }
