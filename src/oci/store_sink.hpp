@@ -16,11 +16,12 @@ class Store;
 namespace imgctl::oci {
 
 /// The production ObjectSink: file contents become store objects (Store::begin_object →
-/// ObjectWriter, O_TMPFILE in tmp/, linked under the fs-verity digest on commit). Commits run
-/// on `threads` background threads, because each waits for an fsync: with a few in flight the
-/// file system batches them into one journal commit, instead of the tar stream stalling on every
-/// file (a 5000-file layer: 16 s → a few s). At most 4 × threads commits are queued (each holds
-/// an open temp file). The destructor waits for the queue.
+/// ObjectWriter, a temp file in tmp/, named by the fs-verity digest on commit). Commits run on
+/// `threads` background threads so the tar stream never waits for one: outside a store batch
+/// each commit waits for an fsync (with several in flight the file system groups them); in a
+/// batch (what the puller uses) a commit is cheaper but still finishes the digest and stages
+/// the file. At most 4 × threads commits are queued (each holds an open temp file). The
+/// destructor waits for the queue.
 class StoreSink : public ObjectSink {
 public:
     explicit StoreSink(store::Store& s, unsigned threads = 8);
