@@ -28,48 +28,65 @@ struct FileJob {
     std::string path;
 };
 
+// Calls `get(buf, size)` (llistxattr/lgetxattr shaped) with a growing buffer: most entries
+// have few or no xattrs, so one call with a small buffer usually suffices.
+template <typename F>
+Result<std::string> read_sized(F get, const std::string& what) {
+    std::string buf(256, '\0');
+    for (;;) {
+        ssize_t n = get(buf.data(), buf.size());
+        if (n >= 0) {
+            buf.resize(n);
+            return buf;
+        }
+        if (errno != ERANGE) return errno_error(errno, what);
+        n = get(nullptr, 0);
+        if (n < 0) return errno_error(errno, what);
+        buf.resize(std::max<size_t>(n, buf.size() * 2));
+    }
+}
+
 Result<std::vector<Xattr>> read_xattrs(const std::string& path, XattrMode mode) {
     std::vector<Xattr> out;
     if (mode == XattrMode::None) return out;
-    std::string names;
-    for (;;) {
-        ssize_t n = ::llistxattr(path.c_str(), nullptr, 0);
-        if (n < 0) {
-            if (errno == ENOTSUP) return out;
-            return errno_error(errno, fmt::format("listing xattrs of '{}'", path));
-        }
-        names.resize(n);
-        n = ::llistxattr(path.c_str(), names.data(), names.size());
-        if (n >= 0) {
-            names.resize(n);
-            break;
-        }
-        if (errno != ERANGE) return errno_error(errno, fmt::format("listing xattrs of '{}'", path));
+    auto names = read_sized([&](char* b, size_t n) { return ::llistxattr(path.c_str(), b, n); },
+                            fmt::format("listing xattrs of '{}'", path));
+    if (!names) {
+        if (names.error().code == ENOTSUP) return out;
+        return std::move(names).error();
     }
-    for (size_t pos = 0; pos < names.size();) {
-        std::string name(names.c_str() + pos);
+    for (size_t pos = 0; pos < names->size();) {
+        std::string name(names->c_str() + pos);
         pos += name.size() + 1;
         if (name.empty()) continue;
         if (mode == XattrMode::User && !name.starts_with("user.")) continue;
-        std::string value;
-        for (;;) {
-            ssize_t n = ::lgetxattr(path.c_str(), name.c_str(), nullptr, 0);
-            if (n < 0) return errno_error(errno, fmt::format("reading xattr '{}' of '{}'", name, path));
-            value.resize(n);
-            n = ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
-            if (n >= 0) {
-                value.resize(n);
-                break;
-            }
-            if (errno != ERANGE) return errno_error(errno, fmt::format("reading xattr '{}' of '{}'", name, path));
-        }
-        if (name.size() > kMaxXattrNameLen || value.size() > kMaxXattrValueLen)
+        auto value = read_sized([&](char* b, size_t n) { return ::lgetxattr(path.c_str(), name.c_str(), b, n); },
+                                fmt::format("reading xattr '{}' of '{}'", name, path));
+        if (!value) return std::move(value).error();
+        if (name.size() > kMaxXattrNameLen || value->size() > kMaxXattrValueLen)
             return make_error(ERANGE, "xattr '{}' of '{}' is too long", name, path);
-        out.push_back(Xattr{std::move(name), std::move(value)});
+        out.push_back(Xattr{std::move(name), std::move(*value)});
     }
     if (xattr_budget(out) > kMaxXattrBudget)
         return make_error(E2BIG, "xattrs of '{}' exceed {} bytes", path, kMaxXattrBudget);
     return out;
+}
+
+// The fs-verity digest of `size` bytes of `fd`, read through one buffer per thread (the
+// scan runs one file per job, so small files must not pay for a fresh buffer each).
+Result<crypto::Digest> digest_fd(int fd, uint64_t size) {
+    thread_local std::vector<std::byte> buf(1 << 20);
+    crypto::FsVerityHasher h(size);
+    uint64_t off = 0;
+    while (off < size) {
+        size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - off));
+        auto n = pread_full(fd, std::span(buf.data(), want), static_cast<off_t>(off));
+        if (!n) return std::move(n).error();
+        if (*n != want) return make_error(EAGAIN, "file shrank while it was being hashed");
+        h.update(std::span<const std::byte>(buf.data(), want));
+        off += want;
+    }
+    return h.finish();
 }
 
 class Scanner {
@@ -167,7 +184,7 @@ private:
             job.inode->content = std::move(content);
             return {};
         }
-        auto d = crypto::fsverity_digest_fd(fd->get(), 1);
+        auto d = digest_fd(fd->get(), job.inode->size);
         if (!d) return std::move(d).error().context(fmt::format("digest of '{}'", job.path));
         job.inode->fsverity = *d;
         job.inode->payload = DigestStore::object_path(*d);
