@@ -33,6 +33,7 @@ private:
     Result<void> parse_line(std::string_view line);
     Result<void> add_entry(std::string_view path, InodePtr inode);
     Result<void> fill_inode(Inode& n, const std::vector<std::string_view>& f, size_t xattr_bytes);
+    Result<void> fill_data(Inode& n, uint64_t size, const std::vector<std::string_view>& f);
     Result<void> parse_xattrs(Inode& n, const std::vector<std::string_view>& f);
     Result<InodePtr> resolve(PendingLink& l);
     Result<InodePtr> lookup_target(const std::string& path);
@@ -169,6 +170,14 @@ Result<void> Parser::fill_inode(Inode& n, const std::vector<std::string_view>& f
         return make_error(EINVAL, "bad MTIME '{}'", mt);
     n.mtime_sec = negative ? -static_cast<int64_t>(usec) : static_cast<int64_t>(usec);
 
+    if (xattr_bytes > kMaxDumpXattrBytes) return make_error(E2BIG, "Too many xattrs");
+    IMGCTL_TRY(fill_data(n, size, f));
+    return parse_xattrs(n, f);
+}
+
+// PAYLOAD, CONTENT and DIGEST by file type.
+Result<void> Parser::fill_data(Inode& n, uint64_t size, const std::vector<std::string_view>& f) {
+    const uint32_t mode = n.mode;
     std::optional<std::string> payload, content;
     if (f.size() > 8 && f[8] != "-") {
         payload = unescape_field(f[8]);
@@ -183,8 +192,6 @@ Result<void> Parser::fill_inode(Inode& n, const std::vector<std::string_view>& f
         if (!d) return make_error(EINVAL, "bad DIGEST '{}'", f[10].substr(0, 80));
         if (S_ISREG(mode)) n.fsverity = *d;
     }
-    if (xattr_bytes > kMaxDumpXattrBytes) return make_error(E2BIG, "Too many xattrs");
-
     if (S_ISREG(mode)) {
         n.size = size;
         if (payload) {
@@ -207,7 +214,7 @@ Result<void> Parser::fill_inode(Inode& n, const std::vector<std::string_view>& f
         n.size = payload->size();
         n.symlink_target = std::move(*payload);
     }
-    return parse_xattrs(n, f);
+    return {};
 }
 
 Result<void> Parser::add_entry(std::string_view raw_path, InodePtr inode) {
