@@ -72,7 +72,7 @@ int parse_args(int argc, char** argv, Options& o) {
         {"skip-xattrs", no_argument, nullptr, kSkipX}, {"user-xattrs", no_argument, nullptr, kUserX},
         {"threads", required_argument, nullptr, kThreads}, {"strict", no_argument, nullptr, kStrict},
         {"keep-hardlinks", no_argument, nullptr, kKeepLinks}, {"write-dump", required_argument, nullptr, kWriteDump},
-        {}};
+        {"help", no_argument, nullptr, 'h'}, {}};
     opterr = 0;
     int opt;
     bool skip_xattrs = false, user_xattrs = false;
@@ -101,6 +101,7 @@ int parse_args(int argc, char** argv, Options& o) {
             case kStrict: o.strict = true; break;
             case kKeepLinks: o.scan.keep_hardlinks = true; break;
             case kWriteDump: o.write_dump = optarg; break;
+            case 'h': fmt::print("{}", kUsage); return kExitOk;  // reached when run as mkcomposefs
             default: return usage_error("compose", fmt::format("unknown option '{}'", argv[optind - 1]));
         }
     }
