@@ -53,6 +53,8 @@ check "--user-xattrs: only user xattrs" [ -z "$(grep -E ' (trusted|security)\.' 
 check "--skip-xattrs with --user-xattrs is a usage error" [ $? -eq 2 ]
 "$IMGCTL" compose --threads=1 $S t1.img
 check "--threads=1 gives the same image" cmp -s img t1.img
+"$IMGCTL" compose --keep-hardlinks --write-dump=hl.dump $S hl.img
+check "--keep-hardlinks: the second name is an '@' line" grep -q '^/hardlink-to-f65 65 @100644 2 .* /f65 - -' hl.dump
 
 if [ "$(id -u)" -ne 0 ]; then echo "SKIP mount part: needs root (kernel EROFS/overlay mounts)"; finish; exit; fi
 mkdir m ovl
@@ -72,6 +74,9 @@ describe() {
 (cd ovl && describe) > stat.ovl
 getfattr -h -n trusted.overlay.opaque --only-values ovl/dir/sub > opaque.ovl 2>/dev/null || true
 ls m | grep -c '^[0-9a-f][0-9a-f]$' > stubs.m || true
+mkdir hlm
+mount -t erofs -o ro,loop hl.img hlm
+stat -c '%i %h' hlm/f65 hlm/hardlink-to-f65 > hl.stat
 INNER
 if ! unshare -m bash inside.sh 2>mount.err; then
   if grep -qiE 'unknown filesystem|not supported|unrecognized mount option' mount.err; then
@@ -85,5 +90,6 @@ check "stat and getfattr: type, mode, owner, file size, rdev, mtime (ns), symlin
 cmp -s stat.src stat.ovl || diff stat.src stat.ovl | head -10
 check "an escaped trusted.overlay xattr reads back as the user set it" [ "$(cat opaque.ovl)" = y ]
 check "the EROFS root holds the 256 whiteout stubs" [ "$(cat stubs.m)" = 256 ]
+check "--keep-hardlinks: one inode, nlink 2, in the mounted image" [ "$(sort -u hl.stat)" = "$(head -1 hl.stat)" -a "$(wc -l < hl.stat)" = 2 -a "$(cut -d' ' -f2 hl.stat | sort -u)" = 2 ]
 check "no mount leaked out of the namespace" [ -z "$(grep "$WORK" /proc/mounts)" ]
 finish
