@@ -4,7 +4,8 @@
 # 1. copies SRC (cp -a) to a temporary directory, then composes it
 #    a) hashing only (no store), b) with --digest-store into a fresh directory,
 # 2. composes the tree's dump (--write-dump of run a; >= 100k entries for /usr) without a store,
-# 3. composes the largest upstream vector (cs9-x86_64-developer.dump.gz),
+# 3. composes the largest upstream vector (cs9-x86_64-developer.dump.gz), and that tree
+#    twice in one dump (128k entries),
 # and prints files/s, MB/s hashed, peak RSS, next to `openssl speed -evp sha256 -bytes 4096`
 # on the same machine in the same run (as ratios). Page cache is warm (the copy just ran).
 set -euo pipefail
@@ -24,6 +25,7 @@ run() {
   SECS=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s}' "$W/$name.time")
   RSS_MB=$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' "$W/$name.time")
 }
+cpu() { awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END {printf "CPU user %.2f s + sys %.2f s", u, s}' "$W/$1.time"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
 echo "== machine: $(nproc) CPUs, compose threads: $THREADS"
@@ -43,7 +45,7 @@ echo "$ENTRIES entries, $FILES regular files, $HASH_MB MB in files > 64 bytes (h
 
 run scan "$IMGCTL" compose --threads="$THREADS" --write-dump="$W/tree.dump" "$W/src" "$W/a.img"
 MBS=$(ratio "$HASH_MB" "$SECS")
-echo "-- a) compose DIR (hash only): ${SECS} s, $(ratio "$FILES" "$SECS") files/s, $MBS MB/s hashed, peak RSS $RSS_MB MB"
+echo "-- a) compose DIR (hash only): ${SECS} s, $(cpu scan), $(ratio "$FILES" "$SECS") files/s, $MBS MB/s hashed, peak RSS $RSS_MB MB"
 echo "   hashing vs openssl sha256 on $THREADS threads: $(ratio "$MBS" "$((SHA_MBS * THREADS))")x"
 
 run store "$IMGCTL" compose --threads="$THREADS" --digest-store="$W/store" "$W/src" "$W/b.img"
@@ -52,9 +54,14 @@ cmp -s "$W/a.img" "$W/b.img" || { echo "images of runs a and b differ"; exit 1; 
 
 DUMP_LINES=$(wc -l < "$W/tree.dump")
 run dump "$IMGCTL" compose --from-file "$W/tree.dump" "$W/c.img"
-echo "-- c) compose --from-file (its dump, $DUMP_LINES entries): ${SECS} s, $(ratio "$DUMP_LINES" "$SECS") entries/s, peak RSS $RSS_MB MB, image $(stat -c %s "$W/c.img") bytes"
+echo "-- c) compose --from-file (its dump, $DUMP_LINES entries): ${SECS} s, $(cpu dump), $(ratio "$DUMP_LINES" "$SECS") entries/s, peak RSS $RSS_MB MB, image $(stat -c %s "$W/c.img") bytes"
 cmp -s "$W/a.img" "$W/c.img" || { echo "the image of the dump differs from the directory's"; exit 1; }
 
 gzip -dc "$SHARED/vectors/cs9-x86_64-developer.dump.gz" > "$W/cs9.dump"
 run cs9 "$IMGCTL" compose --print-digest --from-file "$W/cs9.dump" "$W/cs9.img"
-echo "-- d) compose --from-file cs9-x86_64-developer ($(wc -l < "$W/cs9.dump") entries): ${SECS} s, peak RSS $RSS_MB MB, digest $(cat "$W/cs9.out")"
+echo "-- d) compose --from-file cs9-x86_64-developer ($(wc -l < "$W/cs9.dump") entries): ${SECS} s, $(cpu cs9), peak RSS $RSS_MB MB, digest $(cat "$W/cs9.out")"
+# The same tree twice, under /a and /b: a reproducible dump of more than 100k entries.
+{ echo "/ 4096 40755 4 0 0 0 0.0 - - -"
+  for p in a b; do sed -e "s|^/ |/$p |; t" -e "s|^/|/$p/|" "$W/cs9.dump"; done; } > "$W/twice.dump"
+run twice "$IMGCTL" compose --from-file "$W/twice.dump" "$W/twice.img"
+echo "-- e) compose --from-file cs9-developer twice ($(wc -l < "$W/twice.dump") entries): ${SECS} s, $(cpu twice), peak RSS $RSS_MB MB"
