@@ -15,17 +15,6 @@ constexpr std::string_view kTrustedOverlay = "trusted.overlay.";
 constexpr std::string_view kMetacopy = "trusted.overlay.metacopy";
 constexpr std::string_view kRedirect = "trusted.overlay.redirect";
 
-// "00".."ff": the names of the whiteout stubs of §8.
-const std::array<std::string, 256>& stub_names() {
-    static const std::array<std::string, 256> names = [] {
-        std::array<std::string, 256> n;
-        constexpr char kHex[] = "0123456789abcdef";
-        for (int i = 0; i < 256; ++i) n[i] = std::string{kHex[i >> 4], kHex[i & 15]};
-        return n;
-    }();
-    return names;
-}
-
 bool is_whiteout(const Inode& n) { return S_ISCHR(n.mode) && n.rdev == 0; }
 
 void set_xattr(std::vector<Xattr>& xs, std::string_view name, std::string value) {
@@ -307,6 +296,16 @@ Result<Build> Rewriter::run() {
 }
 
 }  // namespace
+
+const std::array<std::string, 256>& stub_names() {
+    static const std::array<std::string, 256> names = [] {
+        std::array<std::string, 256> n;
+        constexpr char kHex[] = "0123456789abcdef";
+        for (int i = 0; i < 256; ++i) n[i] = std::string{kHex[i >> 4], kHex[i & 15]};
+        return n;
+    }();
+    return names;
+}
 
 Result<Build> rewrite(const Tree& tree, const ErofsOptions& options) {
     if (options.min_version > kFormatVersionMax || options.min_version > options.max_version)
