@@ -54,6 +54,15 @@ push "oci:$WORK/src-gzip:t2" "docker://$R/os/gzip:2"
 d=$(pull --insecure-registry "127.0.0.1:$PX" "127.0.0.1:$PX/os/gzip:2")
 check "shared layers are not downloaded again" test "$(grep -c '/blobs/' "$WORK/proxy-$PX.log")" -eq 2
 check "image from cached layers equals skopeo+umoci" mount_cmp "$WORK/repo" "$d" "$(reference_tree "docker://$R/os/gzip:2" "$WORK/ref-t2")"
+# gc drops the objects of files that later layers deleted (no image uses them): layer 1's record
+# is then incomplete, so the next image sharing it downloads layer 1 again (and layer 2 not).
+"$IMGCTL" gc --repo "$WORK/repo" >/dev/null
+make_image "$WORK/src-gzip" t3 "$salt-gzip" --top-salt "$salt-third"
+push "oci:$WORK/src-gzip:t3" "docker://$R/os/gzip:3"
+: > "$WORK/proxy-$PX.log"
+d=$(pull --insecure-registry "127.0.0.1:$PX" "127.0.0.1:$PX/os/gzip:3")
+check "after gc: config, layer 1 and layer 3 fetched" test "$(grep -c '/blobs/' "$WORK/proxy-$PX.log")" -eq 3
+check "after gc: the image equals skopeo+umoci" mount_cmp "$WORK/repo" "$d" "$(reference_tree "docker://$R/os/gzip:3" "$WORK/ref-t3")"
 
 # Pull by digest; a missing tag is a clear 404; a bare name needs a default registry.
 dg=$(curl -sI "http://$R/v2/os/gzip/manifests/1" -H 'Accept: application/vnd.oci.image.manifest.v1+json' | tr -d '\r' | awk -F': ' 'tolower($1)=="docker-content-digest"{print $2}')
