@@ -14,11 +14,12 @@ namespace imgctl::oci {
 /// Timeouts and retry policy of HTTP requests (defaults suit real registries; tests shorten them).
 struct HttpOptions {
     long connect_timeout_s = 30;
-    long stall_timeout_s = 60;  ///< abort when less than 1 byte/s arrives for this long
+    long stall_timeout_s = 60;  ///< abort a transfer when no byte arrives for this long
     int retries = 4;            ///< extra attempts after 5xx, 429 and connection errors
     long backoff_ms = 500;      ///< first wait; doubles each attempt
 };
 
+/// One HTTP response. `headers` has lower-cased names (of the final response after redirects).
 struct HttpResponse {
     long status = 0;
     std::map<std::string, std::string> headers;
@@ -26,8 +27,6 @@ struct HttpResponse {
     std::string effective_url;
 };
 
-/// One HTTP response. `headers` has lower-cased names (of the final response after redirects).
-struct HttpResponse;
 /// Receives the body bytes of a 2xx response with the response's status and headers (complete
 /// by then: so a 200 or a wrong Content-Range answering a Range request can be told apart);
 /// returning false aborts the transfer (the caller keeps its reason).
