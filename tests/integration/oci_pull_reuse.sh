@@ -1,0 +1,52 @@
+#!/bin/bash
+# imgctl pull keeps what it fetched: refs and metadata name the manifest, an up-to-date ref
+# fetches nothing, layers already applied (layer records) are not downloaded again — also
+# after gc, where an incomplete record falls back to the download — and image indexes pushed
+# with --all select the platform. Images are compared with skopeo copy + umoci unpack.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/registry_lib.sh"
+free_port PORT; R=127.0.0.1:$PORT
+reg_start reg "$PORT" || exit 1
+"$IMGCTL" init --repo "$WORK/repo" >/dev/null
+pull() { "$IMGCTL" pull --repo "$WORK/repo" --insecure-registry "$R" --quiet "$@"; }
+salt=$RANDOM$RANDOM
+same() { [ -n "$1" ] && [ "$1" = "$2" ]; }
+make_image "$WORK/src-gzip" t "$salt-gzip"
+push "oci:$WORK/src-gzip:t" "docker://$R/os/gzip:1"
+check "first pull" test -n "$(pull "$R/os/gzip:1")"
+
+# The ref and the metadata name the manifest; layers already applied are not downloaded again.
+check "ref oci/<escaped reference> is set" same "$(cat "$WORK/repo/refs/oci/127.0.0.1%3A$PORT%2Fos%2Fgzip%3A1")" "$(pull "$R/os/gzip:1")"
+grep -q '"manifest":"sha256:' "$WORK/repo/images/$(pull "$R/os/gzip:1").json" && ok "image metadata names the manifest" || fail "image metadata"
+free_port PX; proxy_start "$PX" "$PORT"
+pull --insecure-registry "127.0.0.1:$PX" --ref local/again "127.0.0.1:$PX/os/gzip:1" >/dev/null
+pull --insecure-registry "127.0.0.1:$PX" --ref local/again "127.0.0.1:$PX/os/gzip:1" >/dev/null
+# (the first of these two pulls sets a new ref: its layers come from the records of the
+# earlier pull, only the config is fetched; the second finds the ref up to date)
+check "known layers and an up-to-date ref fetch no layer blob" test "$(grep -c '/blobs/' "$WORK/proxy-$PX.log")" -eq 1
+# An image sharing its two lower layers: only the config and the new top layer are fetched,
+# and the result still equals skopeo+umoci.
+make_image "$WORK/src-gzip" t2 "$salt-gzip" --top-salt "$salt-new"
+push "oci:$WORK/src-gzip:t2" "docker://$R/os/gzip:2"
+: > "$WORK/proxy-$PX.log"
+d=$(pull --insecure-registry "127.0.0.1:$PX" "127.0.0.1:$PX/os/gzip:2")
+check "shared layers are not downloaded again" test "$(grep -c '/blobs/' "$WORK/proxy-$PX.log")" -eq 2
+check "image from cached layers equals skopeo+umoci" mount_cmp "$WORK/repo" "$d" "$(reference_tree "docker://$R/os/gzip:2" "$WORK/ref-t2")"
+# gc drops the objects of files that later layers deleted (no image uses them): layer 1's record
+# is then incomplete, so the next image sharing it downloads layer 1 again (and layer 2 not).
+"$IMGCTL" gc --repo "$WORK/repo" >/dev/null
+make_image "$WORK/src-gzip" t3 "$salt-gzip" --top-salt "$salt-third"
+push "oci:$WORK/src-gzip:t3" "docker://$R/os/gzip:3"
+: > "$WORK/proxy-$PX.log"
+d=$(pull --insecure-registry "127.0.0.1:$PX" "127.0.0.1:$PX/os/gzip:3")
+check "after gc: config, layer 1 and layer 3 fetched" test "$(grep -c '/blobs/' "$WORK/proxy-$PX.log")" -eq 3
+check "after gc: the image equals skopeo+umoci" mount_cmp "$WORK/repo" "$d" "$(reference_tree "docker://$R/os/gzip:3" "$WORK/ref-t3")"
+
+# An index with two platforms pushed with --all: the host's by default, --platform for the other.
+make_image "$WORK/multi" amd "$salt-m" --arch amd64; make_image "$WORK/multi" arm "$salt-m" --arch arm64
+python3 "$HERE/mkimage.py" "$WORK/multi" multi --index amd arm >/dev/null
+push "oci:$WORK/multi:multi" "docker://$R/os/multi:1" --all
+amd=$(pull "$R/os/multi:1"); arm=$(pull --platform linux/arm64 "$R/os/multi:1")
+check "index: host platform = the amd64 image" same "$amd" "$(pull "oci:$WORK/multi:amd")"
+check "index: --platform linux/arm64 = the arm64 image" same "$arm" "$(pull "oci:$WORK/multi:arm")"
+finish
