@@ -44,6 +44,13 @@ out=$(pull "$R/os/gzip:nope" 2>&1); [ $? -eq 1 ] && [[ $out == *"manifest 'nope'
 out=$(pull os/gzip:1 2>&1); [[ $out == *"no default registry"* ]] && ok "bare name refused" || fail "bare name: $out"
 check "bare name with --default-registry" same "$(pull --default-registry "$R" os/gzip:1)" "$(pull "$R/os/gzip:1")"
 
+# Progress: a bar on a TTY (script(1) provides one), nothing on stderr otherwise.
+"$IMGCTL" init --repo "$WORK/r2" >/dev/null; "$IMGCTL" init --repo "$WORK/r3" >/dev/null
+tty=$(script -qfec "'$IMGCTL' pull --repo '$WORK/r2' --insecure-registry $R $R/os/zstd:1" /dev/null)
+[[ $tty == *"$R/os/zstd:1 ["*"#"*"KiB"* ]] && ok "progress bar on a TTY" || fail "no progress bar: $tty"
+"$IMGCTL" pull --repo "$WORK/r3" --insecure-registry "$R" "$R/os/zstd:1" >/dev/null 2>"$WORK/err"
+check "no progress output without a TTY" test ! -s "$WORK/err"
+
 # HTTPS is verified: a registry with a self-signed certificate is refused unless marked insecure
 # (which means plain HTTP, so it then fails differently), and nothing is sent in the clear.
 openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 2 -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
