@@ -99,6 +99,7 @@ int run_pull(int argc, char** argv) {
     if (!conf) return fail(conf.error());
     a.registry.insecure.insert(conf->insecure.begin(), conf->insecure.end());
     a.registry.http = oci::http_options_from_env();
+    a.registry.http.ca_file = conf->ca_file;
     auto ref = oci::parse_reference(a.source, a.default_registry.empty() ? conf->default_registry : a.default_registry);
     if (!ref) return fail(ref.error());
     a.pull.source = a.source;

@@ -128,6 +128,7 @@ Result<HttpResponse> HttpClient::get(const std::string& url, const std::vector<s
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &on_progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (!opts_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, opts_.ca_file.c_str());
     curl_easy_setopt(c, CURLOPT_USERAGENT, "imgctl/" "0.1");
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &on_header_status);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);

@@ -17,6 +17,7 @@ struct HttpOptions {
     long stall_timeout_s = 60;  ///< abort a transfer when no byte arrives for this long
     int retries = 4;            ///< extra attempts after 5xx, 429 and connection errors
     long backoff_ms = 500;      ///< first wait; doubles each attempt
+    std::string ca_file;        ///< extra trust: a PEM bundle used instead of the system CAs
 };
 
 /// One HTTP response. `headers` has lower-cased names (of the final response after redirects).

@@ -40,6 +40,11 @@ Result<RegistriesConf> parse_registries_conf(std::string_view text, std::string_
         if (eq == std::string_view::npos)
             return make_error(EINVAL, "{}:{}: expected 'key = value'", source, lineno);
         std::string_view key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
+        if (key == "ca-file") {
+            if (!value.starts_with("/")) return make_error(EINVAL, "{}:{}: ca-file needs an absolute path", source, lineno);
+            c.ca_file = std::string(value);
+            continue;
+        }
         if (value.empty() || value.find_first_of(" \t/") != std::string_view::npos)
             return make_error(EINVAL, "{}:{}: '{}' needs one HOST[:PORT] value", source, lineno, key);
         if (key == "default-registry") {

@@ -12,9 +12,11 @@ namespace imgctl::oci {
 /// /etc/imgctl/registries.conf (or $IMGCTL_REGISTRIES_CONF): "key = value" lines, '#' comments.
 ///   default-registry = HOST[:PORT]     used for references without a registry part
 ///   insecure-registry = HOST[:PORT]    reached over plain HTTP (repeatable; never a default)
+///   ca-file = /PATH/TO/BUNDLE.pem      CAs trusted for HTTPS instead of the system store
 struct RegistriesConf {
     std::string default_registry;
     std::set<std::string> insecure;
+    std::string ca_file;
 };
 
 /// Parses the file's text; `source` names it in errors (EINVAL with the line number).

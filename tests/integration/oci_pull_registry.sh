@@ -51,10 +51,14 @@ tty=$(script -qfec "'$IMGCTL' pull --repo '$WORK/r2' --insecure-registry $R $R/o
 "$IMGCTL" pull --repo "$WORK/r3" --insecure-registry "$R" "$R/os/zstd:1" >/dev/null 2>"$WORK/err"
 check "no progress output without a TTY" test ! -s "$WORK/err"
 
-# HTTPS is verified: a registry with a self-signed certificate is refused unless marked insecure
-# (which means plain HTTP, so it then fails differently), and nothing is sent in the clear.
-openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 2 -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
+# HTTPS is verified: a registry with a self-signed certificate is refused, and accepted once
+# its CA is configured (ca-file in registries.conf).
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 2 \
+  -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
 free_port S; reg_start tls "$S" "  tls: {certificate: $WORK/tls.crt, key: $WORK/tls.key}" || exit 1
+push "oci:$WORK/src-gzip:t" "docker://127.0.0.1:$S/os/gzip:1"
 out=$("$IMGCTL" pull --repo "$WORK/repo" --quiet "127.0.0.1:$S/os/gzip:1" 2>&1)
 [ $? -eq 1 ] && [[ $out == *"https://127.0.0.1:$S/v2/"*"certificate"* ]] && ok "self-signed TLS refused: $out" || fail "TLS: $out"
+echo "ca-file = $WORK/tls.crt" > "$WORK/registries.conf"
+check "HTTPS with the CA from registries.conf" same "$(IMGCTL_REGISTRIES_CONF=$WORK/registries.conf pull "127.0.0.1:$S/os/gzip:1")" "$(pull "$R/os/gzip:1")"
 finish

@@ -57,11 +57,14 @@ TEST(Auth, FindsCredentialsByMostSpecificKey) {
 
 TEST(RegistriesConf, Parses) {
     auto c = parse_registries_conf("# test registries\ndefault-registry = reg.example:5000\n"
-                                   "insecure-registry=127.0.0.1:5000  # local\ninsecure-registry = localhost\n",
+                                   "insecure-registry=127.0.0.1:5000  # local\ninsecure-registry = localhost\n"
+                                   "ca-file = /etc/imgctl/ca.pem\n",
                                    "r.conf");
     ASSERT_TRUE(c) << c.error().message;
     EXPECT_EQ(c->default_registry, "reg.example:5000");
     EXPECT_EQ(c->insecure, (std::set<std::string>{"127.0.0.1:5000", "localhost"}));
+    EXPECT_EQ(c->ca_file, "/etc/imgctl/ca.pem");
+    EXPECT_FALSE(parse_registries_conf("ca-file = relative.pem\n", "r"));
     auto bad = parse_registries_conf("\n\nunknown = x\n", "r.conf");
     ASSERT_FALSE(bad);
     EXPECT_NE(bad.error().message.find("r.conf:3"), std::string::npos);
