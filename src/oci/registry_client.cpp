@@ -56,8 +56,15 @@ std::string RegistryClient::base_url() const {
     return (opts_.insecure.count(host_) ? "http://" : "https://") + host_ + "/v2/" + repository_;
 }
 
-void RegistryClient::backoff(int attempt) const {
+void RegistryClient::backoff(int attempt, const HttpResponse* r) const {
     long ms = opts_.http.backoff_ms << std::min(attempt, 6);
+    // A server that says when to come back (429/503 Retry-After in seconds, RFC 9110 §10.2.3)
+    // is believed, up to 30 s; an HTTP date is ignored (exponential backoff instead).
+    if (r) {
+        std::string ra = header_or(*r, "retry-after");
+        if (!ra.empty() && ra.size() < 6 && ra.find_first_not_of("0123456789") == std::string::npos)
+            ms = std::min(std::stol(ra), 30L) * 1000;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 }
 
@@ -168,7 +175,7 @@ Result<HttpResponse> RegistryClient::get_with_retries(HttpClient& http, const st
             return make_error(EIO, "GET {}: giving up after {} attempts ({})", url, attempt + 1,
                               r ? fmt::format("HTTP {}", r->status) : r.error().message);
         log_debug("oci", "GET {} failed ({}), retrying", url, r ? std::to_string(r->status) : r.error().message);
-        backoff(attempt);
+        backoff(attempt, r ? &*r : nullptr);
     }
 }
 
@@ -282,7 +289,7 @@ Result<void> RegistryClient::download_blob(const Descriptor& d, int fd, const st
         log_debug("oci", "blob {}: attempt {} ended at byte {} (got {} this time: {}), {}", d.digest, attempt + 1, have,
                   have - before, r ? fmt::format("HTTP {}", r->status) : r.error().message,
                   have > 0 ? "resuming" : "retrying");
-        backoff(attempt);
+        backoff(attempt, r ? &*r : nullptr);
     }
     if (have != size) return make_error(EBADMSG, "blob {}: got {} bytes, expected {}", d.digest, have, size);
     std::string got = "sha256:" + hash.finish().hex();

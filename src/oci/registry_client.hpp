@@ -57,7 +57,7 @@ private:
     Result<void> authenticate(HttpClient& http, const Challenge& ch);
     Result<void> load_creds();
     Error auth_error(long status, const std::string& url);
-    void backoff(int attempt) const;
+    void backoff(int attempt, const HttpResponse* r) const;
 
     std::string host_;
     std::string repository_;

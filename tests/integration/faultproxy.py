@@ -6,7 +6,7 @@ appended to LOG. Modes:
                bytes (the connection is closed), once
   500once      the first request of every distinct path gets a 500
   500always=S  every request whose path contains S gets a 500
-  429once      the first /blobs/ request gets a 429
+  429once      the first /blobs/ request gets a 429 with Retry-After: 1
   redirect     /blobs/ GETs are answered with a 307 to /r/<path>, which is proxied upstream
   stall=N      like cut=N, but the connection then stays open and silent (for the stall timeout)
   norange      Range headers are dropped (the whole blob comes back with 200)
@@ -37,7 +37,9 @@ class H(http.server.BaseHTTPRequestHandler):
         if '429once' in MODES and '/blobs/' in path:
             with lock:
                 first = not state['429_done']; state['429_done'] = True
-            if first: return self.fail(429)
+            if first:
+                self.send_response(429); self.send_header('Retry-After', '1'); self.send_header('Content-Length', '0')
+                self.end_headers(); return
         if 'redirect' in MODES and '/blobs/' in path and not path.startswith('/r/'):
             self.send_response(307); self.send_header('Location', '/r' + path)
             self.send_header('Content-Length', '0'); self.end_headers(); return

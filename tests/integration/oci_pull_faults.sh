@@ -33,7 +33,9 @@ check "stalled mid-blob: resumed with Range: bytes=50000-" grep -q 'range=bytes=
 via 500once
 d=$(pull "$X/os/app:1"); check "500 once per request: retried" test "$d" = "$want"
 via 429once
-d=$(pull "$X/os/app:1"); check "429: retried" test "$d" = "$want"
+t0=$(date +%s%N); d=$(pull "$X/os/app:1"); ms=$((($(date +%s%N) - t0) / 1000000))
+check "429: retried" test "$d" = "$want"
+check "429: Retry-After: 1 honoured (pull took $ms ms)" test "$ms" -ge 1000
 via redirect
 d=$(pull "$X/os/app:1"); check "blob redirects followed" test "$d" = "$want"
 check "redirect target was fetched" grep -q 'GET /r/v2/os/app/blobs/' "$LOG"
