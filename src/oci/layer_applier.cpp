@@ -199,6 +199,7 @@ Result<void> LayerApplier::apply_entry(const LayerEntry& e, LayerStats& stats) {
         if (path.empty()) return make_error(EINVAL, "hardlink '{}' replaces the root", e.name);
         return place(path, node);
     }
+    if (!e.node) return make_error(EINVAL, "layer entry '{}' has no file data", e.name);
     if (path.empty()) {
         if (!e.node->is_dir()) return make_error(EINVAL, "layer entry '{}' replaces the root with a non-directory", e.name);
         e.node->children = std::move(tree_.root()->children);

@@ -383,6 +383,13 @@ TEST(LayerRecord, RefusesMalformedRecords) {
     EXPECT_FALSE(parse_layer_record(R"({"version":1,"entries":[{"n":"Li4vZQ=="}]})"));  // "../e"
     EXPECT_FALSE(parse_layer_record(R"({"version":1,"entries":[{"n":"YQ==","m":33188,"o":"zz"}]})"));
     EXPECT_TRUE(parse_layer_record(R"({"version":1,"entries":[{"n":"YQ==","m":33188}]})"));
+    // An entry that is neither a whiteout, a hardlink nor a file is refused when applied.
+    auto no_data = parse_layer_record(R"({"version":1,"entries":[{"n":"YQ=="}]})");
+    ASSERT_TRUE(no_data);
+    Tree t;
+    MemorySink sink;
+    LayerApplier ap(t, sink);
+    EXPECT_FALSE(ap.apply_entries(*no_data));
 }
 
 }  // namespace
