@@ -203,7 +203,8 @@ Result<ImageInfo> read_image_info(std::span<const std::byte> image, std::string_
 Result<ImageContents> read_image(std::span<const std::byte> image, std::string_view name) {
     auto opened = open_root(image);
     if (!opened) return in_image(std::move(opened).error(), name);
-    auto& [img, root_raw] = *opened;
+    const ErofsImage& img = opened->first;
+    const RawInode& root_raw = opened->second;
     auto root = make_node(img, root_raw, /*is_root=*/true);
     if (!root) return in_image(std::move(root).error().context("'/'"), name);
     std::unordered_map<uint64_t, InodePtr> by_nid{{root_raw.nid, *root}};
@@ -242,7 +243,8 @@ Result<ImageContents> read_image_at(int dir_fd, const std::string& path) {
 Result<std::vector<ExternalFile>> list_external_files(std::span<const std::byte> image, std::string_view name) {
     auto opened = open_root(image);
     if (!opened) return in_image(std::move(opened).error(), name);
-    auto& [img, root_raw] = *opened;
+    const ErofsImage& img = opened->first;
+    const RawInode& root_raw = opened->second;
     std::vector<ExternalFile> out;
     auto r = walk(img, root_raw, [&](uint64_t, std::string_view, const RawInode& raw, const std::string& path, bool) -> Result<void> {
         if (!S_ISREG(raw.mode) || raw.layout != Layout::ChunkBased) return {};
