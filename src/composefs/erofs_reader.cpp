@@ -219,7 +219,7 @@ Result<ImageContents> read_image(std::span<const std::byte> image, std::string_v
                           if (!node) return std::move(node).error();
                           it = by_nid.emplace(raw.nid, std::move(node).value()).first;
                       } else if (it->second->is_dir()) {
-                          return make_error(EINVAL, "directory at nid {} is linked twice", raw.nid);
+                          return make_error(EINVAL, "directory at nid {} is reached twice (cycle or directory hardlink)", raw.nid);
                       }
                       if (primary && !it->second->is_dir()) it->second->primary_path = path;
                       parent.children.emplace(std::string(n), it->second);

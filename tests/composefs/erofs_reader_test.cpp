@@ -172,6 +172,64 @@ TEST_F(MkfsErofsTest, FlippedBytesNeverCrash) {
     EXPECT_GT(errors, 100) << "some corruptions must be detected";
 }
 
+// Points the directory entry `name` of directory `dir_path` at `new_nid` (dirents are inline).
+void repoint_entry(std::string& img, const std::string& dir_path, std::string_view name, uint64_t new_nid) {
+    auto e = erofs::ErofsImage::open(bytes(img));
+    ASSERT_TRUE(e);
+    auto dir = e->inode(e->superblock().root_nid);
+    ASSERT_TRUE(dir);
+    auto comps = Tree::split(dir_path);
+    ASSERT_TRUE(comps);
+    for (auto comp : *comps) {
+        auto ents = e->dirents(*dir);
+        ASSERT_TRUE(ents);
+        bool found = false;
+        for (auto& d : *ents)
+            if (d.name == comp) dir = e->inode(d.nid), found = true;
+        ASSERT_TRUE(found && dir);
+    }
+    auto ents = e->dirents(*dir);
+    ASSERT_TRUE(ents);
+    for (auto& d : *ents) {
+        if (d.name != name) continue;
+        // The 12-byte record holding d.nid lies in the directory's inline data after the inode.
+        for (size_t off = dir->offset; off + 8 <= dir->offset + 4096 && off + 8 <= img.size(); off += 4) {
+            uint64_t v;
+            std::memcpy(&v, img.data() + off, 8);
+            if (v != d.nid) continue;
+            std::memcpy(img.data() + off, &new_nid, 8);
+            return;
+        }
+    }
+    FAIL() << "entry " << name << " not found in " << dir_path;
+}
+
+TEST_F(MkfsErofsTest, DirectoryCyclesAndDirectoryHardlinksAreRefused) {
+    std::string img = make_image("");
+    auto e = erofs::ErofsImage::open(bytes(img));
+    ASSERT_TRUE(e);
+    uint64_t root = e->superblock().root_nid;
+    std::string cyc = img;
+    repoint_entry(cyc, "/sub", "deeper", root);
+    auto r = read_image(bytes(cyc), "cycle");
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("reached twice"), std::string::npos) << r.error().message;
+    EXPECT_FALSE(list_external_files(bytes(cyc), "cycle"));
+    // A loop below the root: /sub/deeper is /sub again.
+    auto sub = read_image(bytes(img), "ok");
+    ASSERT_TRUE(sub);
+    std::string loop = img;
+    auto subdir = e->dirents(*e->inode(root));
+    ASSERT_TRUE(subdir);
+    uint64_t sub_nid = 0;
+    for (auto& d : *subdir)
+        if (d.name == "sub") sub_nid = d.nid;
+    repoint_entry(loop, "/sub", "deeper", sub_nid);
+    r = read_image(bytes(loop), "loop");
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("reached twice"), std::string::npos) << r.error().message;
+}
+
 TEST_F(MkfsErofsTest, RefusesNonComposefsAndUnknownVersions) {
     std::string img = make_image("");
     std::string plain = img;
