@@ -10,6 +10,8 @@ namespace imgctl::composefs::testing {
 struct ListingOptions {
     bool dir_sizes = false;  ///< include directory sizes (the writer computes them)
     bool nlink_dirs = false; ///< include directory nlink (the writer recomputes it)
+    /// leave out the opaque=x markers format v1 puts on directories holding whiteouts
+    bool strip_v1_markers = false;
 };
 
 std::string tree_listing(const Tree& tree, const ListingOptions& o = {});
