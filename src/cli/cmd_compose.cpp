@@ -74,6 +74,7 @@ int parse_args(int argc, char** argv, Options& o) {
         {}};
     opterr = 0;
     int opt;
+    bool skip_xattrs = false, user_xattrs = false;
     while ((opt = getopt_long(argc, argv, "", kOpts, nullptr)) != -1) {
         switch (opt) {
             case kFromFile: o.from_file = true; break;
@@ -90,12 +91,8 @@ int parse_args(int argc, char** argv, Options& o) {
                 break;
             case kEpoch: o.scan.use_epoch = true; break;
             case kSkipDev: o.scan.skip_devices = true; break;
-            case kSkipX: o.scan.xattrs = composefs::XattrMode::None; break;
-            case kUserX:
-                if (o.scan.xattrs == composefs::XattrMode::None)
-                    return usage_error("compose", "--skip-xattrs and --user-xattrs conflict");
-                o.scan.xattrs = composefs::XattrMode::User;
-                break;
+            case kSkipX: skip_xattrs = true; break;
+            case kUserX: user_xattrs = true; break;
             case kThreads:
                 if (!parse_u32(optarg, 1024, o.scan.threads) || o.scan.threads == 0)
                     return usage_error("compose", fmt::format("bad --threads '{}'", optarg));
@@ -106,8 +103,11 @@ int parse_args(int argc, char** argv, Options& o) {
             default: return usage_error("compose", fmt::format("unknown option '{}'", argv[optind - 1]));
         }
     }
-    if (o.scan.xattrs == composefs::XattrMode::None && opt == kUserX)
-        return usage_error("compose", "--skip-xattrs and --user-xattrs conflict");
+    if (skip_xattrs && user_xattrs) return usage_error("compose", "--skip-xattrs and --user-xattrs conflict");
+    if (skip_xattrs) o.scan.xattrs = composefs::XattrMode::None;
+    if (user_xattrs) o.scan.xattrs = composefs::XattrMode::User;
+    if (o.from_file && (!o.digest_store.empty() || o.scan.keep_hardlinks))
+        return usage_error("compose", "--digest-store and --keep-hardlinks need a directory SOURCE");
     int rest = argc - optind;
     if (rest < 1) return usage_error("compose", "no SOURCE given");
     o.source = argv[optind];
