@@ -55,9 +55,17 @@ void normalize(const InodePtr& node, bool strip_v1_markers) {
         else std::sort(c->xattrs.begin(), c->xattrs.end(), [](const Xattr& a, const Xattr& b) { return a.name < b.name; });
 }
 
+void count_external(const InodePtr& dir, size_t& n) {
+    for (const auto& [name, c] : dir->children) {
+        if (c->is_dir()) count_external(c, n);
+        else if (c->is_reg() && c->size > 0 && !c->content) ++n;
+    }
+}
+
 TEST(ErofsRoundTrip, EveryVectorImageReadsBackToTheSameBytesAndDump) {
     auto vectors = test::expected_vectors();
     ASSERT_GE(vectors.size(), 10u);
+    size_t total_external = 0;
     for (const auto& e : vectors) {
         SCOPED_TRACE(e.file);
         auto tree = parse_dump(test::read_vector(e.file));
@@ -82,6 +90,20 @@ TEST(ErofsRoundTrip, EveryVectorImageReadsBackToTheSameBytesAndDump) {
         std::string got = write_dump(norm_back->tree), want = write_dump(*tree);
         EXPECT_TRUE(got == want) << "image -> dump differs from the source's dump:" << first_difference(got, want);
 
+        // The cheap listing names exactly the external files (every name of each).
+        auto ext = list_external_files(bytes(img->bytes), e.file);
+        ASSERT_TRUE(ext) << ext.error().message;
+        size_t want_ext = 0;
+        count_external(back->tree.root(), want_ext);
+        EXPECT_EQ(ext->size(), want_ext);
+        total_external += ext->size();
+        for (const auto& f : *ext) {
+            auto node = back->tree.lookup(f.path);
+            ASSERT_TRUE(node) << f.path;
+            EXPECT_EQ(f.payload, node->payload);
+            EXPECT_EQ(f.fsverity, node->fsverity);
+        }
+
         // dump -> image with the version the reader reports (what `imgctl dump` + `compose
         // --min-version=V --max-version=V` does) gives the same bytes too.
         auto reparsed = parse_dump(image_dump);
@@ -90,6 +112,7 @@ TEST(ErofsRoundTrip, EveryVectorImageReadsBackToTheSameBytesAndDump) {
         ASSERT_TRUE(third);
         EXPECT_TRUE(third->bytes == img->bytes) << "image -> dump -> image changed the bytes";
     }
+    EXPECT_GT(total_external, 1000u) << "the vectors' external files were listed";
 }
 
 }  // namespace
