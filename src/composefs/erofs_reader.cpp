@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <unordered_map>
@@ -207,7 +208,9 @@ Result<ImageContents> read_image(std::span<const std::byte> image, std::string_v
     const RawInode& root_raw = opened->second;
     auto root = make_node(img, root_raw, /*is_root=*/true);
     if (!root) return in_image(std::move(root).error().context("'/'"), name);
-    std::unordered_map<uint64_t, InodePtr> by_nid{{root_raw.nid, *root}};
+    std::unordered_map<uint64_t, InodePtr> by_nid;
+    by_nid.reserve(std::min<uint64_t>(img.superblock().inos, image.size() / 32));  // inos is untrusted
+    by_nid.emplace(root_raw.nid, *root);
     auto r = walk(img, root_raw,
                   [&](uint64_t parent_nid, std::string_view n, const RawInode& raw, const std::string& path,
                       bool primary) -> Result<void> {
