@@ -68,6 +68,7 @@ struct Build {
     int64_t build_time = 0;
     uint32_t build_time_nsec = 0;
     std::vector<SharedXattr> shared;  // table order
+    std::vector<Xattr> shared_entries;  // storage of the table's entries
     uint32_t shared_size = 0;
     uint64_t inodes_end = 0;
     uint64_t data_start = 0;
