@@ -282,9 +282,22 @@ Result<void> mount_overlay(const std::string& lower, const std::string& target, 
     return std::move(l2).error().context(r.error().message + "; legacy mount");
 }
 
+// Paths handed to the kernel are made absolute, so /proc/self/mountinfo names them clearly.
+std::string absolute(const std::string& p) {
+    if (p.empty() || p[0] == '/') return p;
+    std::array<char, 4096> cwd;
+    if (!::getcwd(cwd.data(), cwd.size())) return p;
+    return std::string(cwd.data()) + "/" + p;
+}
+
 }  // namespace
 
-Result<void> mount_image_fd(int image_fd, std::string_view image_name, const std::string& target, const MountOptions& o) {
+Result<void> mount_image_fd(int image_fd, std::string_view image_name, const std::string& target,
+                            const MountOptions& options) {
+    MountOptions o = options;
+    for (auto& b : o.basedirs) b = absolute(b);
+    o.upperdir = absolute(o.upperdir);
+    o.workdir = absolute(o.workdir);
     auto ctx = [&](Error e) { return std::move(e).context(fmt::format("mounting image '{}' on '{}'", image_name, target)); };
     if (o.basedirs.empty()) return ctx(make_error(EINVAL, "no basedir given"));
     if (o.upperdir.empty() != o.workdir.empty()) return ctx(make_error(EINVAL, "upperdir and workdir go together"));

@@ -77,6 +77,8 @@ TEST(ErofsRoundTrip, EveryVectorImageReadsBackToTheSameBytesAndDump) {
         auto back = read_image(bytes(img->bytes), e.file);
         ASSERT_TRUE(back) << back.error().message;
         EXPECT_EQ(back->info.format_version, img->version);
+        auto padded = read_image(bytes(img->bytes + std::string(100, 'x')), e.file);
+        EXPECT_TRUE(padded) << "bytes after the last block are not part of the image";
         ErofsOptions same{back->info.format_version, back->info.format_version};
         auto again = write_erofs(back->tree, same);
         ASSERT_TRUE(again) << again.error().message;

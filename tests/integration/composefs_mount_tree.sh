@@ -35,4 +35,10 @@ check "the comparison sees a changed xattr and mtime" bash -c "! python3 '$HERE/
 "$IMGCTL" umount mnt; rc=$?
 check "umount exits 0" [ "$rc" -eq 0 ]
 check "nothing mounted after umount" bash -c "! grep -q ' $PWD/mnt ' /proc/self/mountinfo"
+"$IMGCTL" compose --keep-hardlinks --digest-store=objs src hl.cfs && "$IMGCTL" mount hl.cfs mnt --basedir objs
+check "--keep-hardlinks: one inode under three names" [ "$(stat -c %i mnt/small mnt/hard-a mnt/sub/hard-b | sort -u | wc -l)" -eq 1 ]
+check "  ... with nlink 3" [ "$(stat -c %h mnt/small)" -eq 3 ]
+python3 "$HERE/compare_trees.py" src mnt >/dev/null
+check "  ... and the same tree" [ $? -eq 0 ]
+"$IMGCTL" umount mnt
 finish
