@@ -80,6 +80,9 @@ Result<void> walk(const ErofsImage& img, const RawInode& root, Fn&& fn) {
             std::string path = cur.path + "/" + std::string(e.name);
             auto ctx = [&](Error err) { return std::move(err).context(fmt::format("'{}'", path)); };
             if (!names.insert(e.name).second) return ctx(make_error(EINVAL, "duplicate directory entry"));
+            // Paths grow with depth: charge them too, or a deep chain with a wide bottom could
+            // make a small image build gigabytes of path strings.
+            if (auto c = img.charge(path.size()); !c) return ctx(std::move(c).error());
             auto child = img.inode(e.nid);
             if (!child) return ctx(std::move(child).error());
             if (e.file_type != file_type_of(child->mode))

@@ -269,5 +269,26 @@ TEST(ErofsProperty, NestingDeeperThanTheLimitIsRefused) {
     EXPECT_NE(back.error().message.find("nested deeper"), std::string::npos) << back.error().message;
 }
 
+// Deep chains of long names make path strings grow quadratically: a small image must not be
+// able to make the reader build gigabytes of them (they count against the decoding budget).
+TEST(ErofsProperty, QuadraticPathGrowthIsBounded) {
+    Tree t;
+    Inode* d = t.root().get();
+    for (int i = 0; i < 1500; ++i) {
+        auto c = Inode::make(S_IFDIR | 0755);
+        d->children[std::string(255, 'a' + i % 26)] = c;
+        d = c.get();
+    }
+    for (int i = 0; i < 3000; ++i) d->children[fmt::format("{:0255}", i)] = Inode::make(S_IFREG | 0644);
+    auto img = write_erofs(t);
+    ASSERT_TRUE(img) << img.error().message;
+    // ~1 GB of paths for a ~2 MB image.
+    auto back = read_image(bytes(img->bytes), "deep-wide");
+    ASSERT_FALSE(back);
+    EXPECT_EQ(back.error().code, EFBIG) << back.error().message;
+    EXPECT_LT(img->bytes.size(), 4u << 20);
+    EXPECT_FALSE(list_external_files(bytes(img->bytes), "deep-wide"));
+}
+
 }  // namespace
 }  // namespace imgctl::composefs
