@@ -2,6 +2,7 @@
 // Internal to the EROFS writer: the flat, rewritten copy of the tree (FORMAT-NOTES §3) that the
 // layout pass (§5-§9) annotates and the serialisation pass turns into bytes.
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -75,6 +76,8 @@ struct Build {
     uint64_t total_size = 0;
 };
 
+/// "00".."ff": the names of the whiteout stubs of §8.
+const std::array<std::string, 256>& stub_names();
 /// The rewrite pass and BFS (§3): validates and flattens the tree.
 Result<Build> rewrite(const Tree& tree, const ErofsOptions& options);
 /// Xattr sharing, inode placement and data block addresses (§5-§9).
