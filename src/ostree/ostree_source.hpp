@@ -1,0 +1,38 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/result.hpp"
+
+namespace imgctl::ostree {
+
+/// Where an OSTree commit comes from: `ostree:LOCATION:REF` (grammar in docs/ostree.md).
+struct OstreeSource {
+    enum class Kind {
+        Local,   ///< a repository directory on this host, read in place
+        Remote,  ///< an http://, https:// or file:// URL, pulled into the store's cache repository
+    };
+    Kind kind = Kind::Local;
+    std::string location;  ///< the path or URL exactly as given
+    std::string ref;       ///< a branch name ("exampleos/x86_64/stable") or a 64-hex commit checksum
+
+    /// The store ref this source is recorded under: "ostree/<escaped location>/<ref>".
+    std::string store_ref() const;
+    /// The source written back in `ostree:LOCATION:REF` form.
+    std::string to_string() const;
+};
+
+/// Parses "ostree:LOCATION:REF". The last ':' separates REF (OSTree refs never contain ':').
+/// Fails with EINVAL naming the spec when the prefix, the location or the ref is missing or
+/// malformed, and when a URL's port was probably taken for the ref ("http://h:8080/repo").
+Result<OstreeSource> parse_source(std::string_view spec);
+
+/// True if `ref` is a valid OSTree ref name or a 64-hex commit checksum.
+bool is_valid_ref(std::string_view ref);
+
+/// Injective escaping of a location into one path component: bytes outside [A-Za-z0-9._-]
+/// become "%XX" (upper-case hex), and a leading '.' too, so the result is never "." or "..".
+std::string escape_component(std::string_view s);
+
+}  // namespace imgctl::ostree
