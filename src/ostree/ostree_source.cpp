@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "crypto/sha256.hpp"
+
 namespace imgctl::ostree {
 
 namespace {
@@ -59,7 +61,17 @@ std::string escape_component(std::string_view s) {
     return out;
 }
 
-std::string OstreeSource::store_ref() const { return "ostree/" + escape_component(location) + "/" + ref; }
+std::string OstreeSource::store_ref() const {
+    // Store ref components are at most 255 bytes (docs/store-format.md); a longer escaped
+    // location keeps its start and gets the SHA-256 of the whole location appended.
+    std::string loc = escape_component(location);
+    if (loc.size() > 255) {
+        loc.resize(180);
+        while (!loc.empty() && (loc.back() == '%' || loc[loc.size() - 2] == '%')) loc.pop_back();
+        loc += "-" + crypto::Sha256::of(location).hex();
+    }
+    return "ostree/" + loc + "/" + escape_component(ref);
+}
 
 std::string OstreeSource::to_string() const { return fmt::format("ostree:{}:{}", location, ref); }
 

@@ -17,7 +17,8 @@ struct OstreeSource {
     std::string location;  ///< the path or URL exactly as given
     std::string ref;       ///< a branch name ("exampleos/x86_64/stable") or a 64-hex commit checksum
 
-    /// The store ref this source is recorded under: "ostree/<escaped location>/<ref>".
+    /// The store ref this source is recorded under: "ostree/<escaped location>/<escaped ref>",
+    /// each part one percent-escaped component as docs/store-format.md specifies.
     std::string store_ref() const;
     /// The source written back in `ostree:LOCATION:REF` form.
     std::string to_string() const;
@@ -31,7 +32,7 @@ Result<OstreeSource> parse_source(std::string_view spec);
 /// True if `ref` is a valid OSTree ref name or a 64-hex commit checksum.
 bool is_valid_ref(std::string_view ref);
 
-/// Injective escaping of a location into one path component: bytes outside [A-Za-z0-9._-]
+/// The store's ref-component escaping (docs/store-format.md): bytes outside [A-Za-z0-9._-]
 /// become "%XX" (upper-case hex), and a leading '.' too, so the result is never "." or "..".
 std::string escape_component(std::string_view s);
 

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 
+#include <cstring>
+
 #include <gio/gio.h>
 
 #include "base/log.hpp"
@@ -119,8 +121,14 @@ Result<std::string> Repo::pull(const std::string& url, const std::string& ref, c
     g_variant_builder_add(&pb, "{sv}", "n-network-retries", g_variant_new_uint32(1));
     GVariantPtr pull_opts(g_variant_ref_sink(g_variant_builder_end(&pb)));
     log_debug("ostree", "pulling '{}' from '{}' (remote {}, gpg-verify={})", ref, url, remote, opts.gpg_verify);
-    if (!ostree_repo_pull_with_options(repo, remote.c_str(), pull_opts.get(), nullptr, nullptr, &err))
-        return gerror_to_error(err, fmt::format("pulling '{}' from '{}'", ref, url));
+    if (!ostree_repo_pull_with_options(repo, remote.c_str(), pull_opts.get(), nullptr, nullptr, &err)) {
+        bool gpg = opts.gpg_verify && err && err->message &&
+                   (strstr(err->message, "GPG") || strstr(err->message, "signature"));
+        Error e = gerror_to_error(err, fmt::format("pulling '{}' from '{}'", ref, url));
+        if (gpg) e.message += " (signature verification is on: trust the signing key with --gpg-keyring FILE, "
+                              "or opt out with --no-gpg-verify)";
+        return e;
+    }
     return remote + ":" + ref;
 }
 

@@ -196,3 +196,39 @@ TEST(Repo, OpeningAMissingRepositoryNamesIt) {
 
 }  // namespace
 }  // namespace imgctl::ostree
+
+namespace imgctl::ostree {
+namespace {
+
+TEST(RepoPull, PullsIntoACacheAndHonoursGpgVerification) {
+    auto t = TempDir::create("ostree-pull-");
+    ASSERT_TRUE(t);
+    ASSERT_EQ(sh("cd '" + t->path() + "'\n" + kMakeTree +
+                 "ostree init --repo=up --mode=archive\nostree commit --repo=up -b os/1 src >/dev/null"),
+              0);
+    std::string url = "file://" + t->path() + "/up";
+    auto cache = Repo::open_or_create_cache(t->path() + "/cache");
+    ASSERT_TRUE(cache) << cache.error().message;
+
+    // The default is to verify; the commit is unsigned, so the pull must fail and say why.
+    auto refused = cache->pull(url, "os/1", PullOptions{});
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.error().message.find("GPG"), std::string::npos) << refused.error().message;
+    EXPECT_NE(refused.error().message.find(url), std::string::npos) << refused.error().message;
+
+    auto pulled = cache->pull(url, "os/1", PullOptions{.gpg_verify = false, .gpg_keyring_file = {}});
+    ASSERT_TRUE(pulled) << pulled.error().message;
+    auto info = cache->resolve(*pulled);
+    ASSERT_TRUE(info) << info.error().message;
+    auto upstream = Repo::open(t->path() + "/up");
+    ASSERT_TRUE(upstream);
+    EXPECT_EQ(info->checksum, upstream->resolve("os/1")->checksum);
+
+    // Reopening finds the existing cache.
+    auto again = Repo::open_or_create_cache(t->path() + "/cache");
+    ASSERT_TRUE(again);
+    EXPECT_TRUE(again->resolve(*pulled));
+}
+
+}  // namespace
+}  // namespace imgctl::ostree

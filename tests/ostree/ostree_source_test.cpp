@@ -54,8 +54,13 @@ TEST(ParseSource, StoreRefEscapesTheLocationInjectively) {
     auto a = parse_source("ostree:/srv/a_b:os/stable");
     auto b = parse_source("ostree:/srv/a/b:os/stable");
     ASSERT_TRUE(a && b);
-    EXPECT_EQ(a->store_ref(), "ostree/%2Fsrv%2Fa_b/os/stable");
-    EXPECT_EQ(b->store_ref(), "ostree/%2Fsrv%2Fa%2Fb/os/stable");
+    EXPECT_EQ(a->store_ref(), "ostree/%2Fsrv%2Fa_b/os%2Fstable");
+    EXPECT_EQ(b->store_ref(), "ostree/%2Fsrv%2Fa%2Fb/os%2Fstable");
+    auto long_loc = parse_source("ostree:/" + std::string(300, 'x') + ":main");
+    ASSERT_TRUE(long_loc);
+    std::string r = long_loc->store_ref();
+    EXPECT_LE(r.size(), std::string("ostree/").size() + 255 + std::string("/main").size());
+    EXPECT_TRUE(r.ends_with("/main")) << r;
     EXPECT_EQ(escape_component(".."), "%2E.");
     EXPECT_EQ(escape_component("http://h:1/r"), "http%3A%2F%2Fh%3A1%2Fr");
 }
