@@ -43,6 +43,14 @@ struct Inode {
     std::string payload;                    ///< backing path relative to the object dir ("ab/cd…")
     std::optional<crypto::Digest> fsverity; ///< digest for trusted.overlay.metacopy
 
+    /// For an inode reachable under several names (a hardlink): the absolute path of the name
+    /// that owns it (a dump file's line without '@'). The EROFS writer places the inode at
+    /// that name's breadth-first position and the dump writer prints that name in full and
+    /// the others as '@' lines. Empty, or naming a path that is not this inode: the first
+    /// name met in a depth-first walk with sorted children owns it (what an image reader
+    /// reports). Ignored for inodes with one name.
+    std::string primary_path;
+
     /// Directory entries (S_IFDIR only), kept sorted by name (byte order), without "." and "..".
     std::map<std::string, InodePtr, std::less<>> children;
 
