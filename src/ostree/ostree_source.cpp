@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "crypto/sha256.hpp"
+#include "store/ref_name.hpp"
 
 namespace imgctl::ostree {
 
@@ -47,30 +48,16 @@ bool is_valid_ref(std::string_view ref) {
     return true;
 }
 
-std::string escape_component(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (size_t i = 0; i < s.size(); ++i) {
-        char c = s[i];
-        bool keep = is_ref_char(c) && !(i == 0 && c == '.');
-        if (keep)
-            out.push_back(c);
-        else
-            out += fmt::format("%{:02X}", static_cast<unsigned char>(c));
-    }
-    return out;
-}
-
 std::string OstreeSource::store_ref() const {
     // Store ref components are at most 255 bytes (docs/store-format.md); a longer escaped
     // location keeps its start and gets the SHA-256 of the whole location appended.
-    std::string loc = escape_component(location);
+    std::string loc = store::escape_ref_component(location);
     if (loc.size() > 255) {
         loc.resize(180);
         while (!loc.empty() && (loc.back() == '%' || loc[loc.size() - 2] == '%')) loc.pop_back();
         loc += "-" + crypto::Sha256::of(location).hex();
     }
-    return "ostree/" + loc + "/" + escape_component(ref);
+    return "ostree/" + loc + "/" + store::escape_ref_component(ref);
 }
 
 std::string OstreeSource::to_string() const { return fmt::format("ostree:{}:{}", location, ref); }

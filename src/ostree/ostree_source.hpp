@@ -32,8 +32,4 @@ Result<OstreeSource> parse_source(std::string_view spec);
 /// True if `ref` is a valid OSTree ref name or a 64-hex commit checksum.
 bool is_valid_ref(std::string_view ref);
 
-/// The store's ref-component escaping (docs/store-format.md): bytes outside [A-Za-z0-9._-]
-/// become "%XX" (upper-case hex), and a leading '.' too, so the result is never "." or "..".
-std::string escape_component(std::string_view s);
-
 }  // namespace imgctl::ostree

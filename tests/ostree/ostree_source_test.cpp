@@ -61,8 +61,12 @@ TEST(ParseSource, StoreRefEscapesTheLocationInjectively) {
     std::string r = long_loc->store_ref();
     EXPECT_LE(r.size(), std::string("ostree/").size() + 255 + std::string("/main").size());
     EXPECT_TRUE(r.ends_with("/main")) << r;
-    EXPECT_EQ(escape_component(".."), "%2E.");
-    EXPECT_EQ(escape_component("http://h:1/r"), "http%3A%2F%2Fh%3A1%2Fr");
+    auto url = parse_source("ostree:http://h:1/r:a.b");
+    ASSERT_TRUE(url);
+    EXPECT_EQ(url->store_ref(), "ostree/http%3A%2F%2Fh%3A1%2Fr/a.b");
+    auto hidden = parse_source("ostree:.repo:main");
+    ASSERT_TRUE(hidden);
+    EXPECT_EQ(hidden->store_ref(), "ostree/%2Erepo/main");
 }
 
 }  // namespace
