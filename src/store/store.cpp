@@ -149,7 +149,7 @@ Result<Store> Store::open(const std::string& path, LockMode lock, bool wait, con
         return std::move(json).error().context(fmt::format("opening store '{}'", s.path_));
     }
     auto cfg = RepoConfig::parse(*json);
-    if (!cfg) return std::move(cfg).error().context(fmt::format("store '{}': '{}/repo.json'", s.path_, s.path_));
+    if (!cfg) return std::move(cfg).error().context(fmt::format("opening store '{}': repo.json", s.path_));
     s.verity_ = cfg->verity;
     auto l = acquire_lock(s.root_fd_.get(), s.path_, lock, wait, on_wait);
     if (!l) return std::move(l).error();
@@ -270,6 +270,23 @@ Result<std::vector<RefInfo>> Store::list_refs() const {
     auto r = collect_refs(refs_fd_.get(), "", out, 0);
     if (!r) return std::move(r).error().context(fmt::format("listing refs of '{}'", path_));
     return out;
+}
+
+Result<crypto::Digest> resolve_image(const Store& store, std::string_view spec) {
+    if (spec.size() == 64) {
+        if (auto d = crypto::Digest::from_hex(spec)) {
+            if (!store.has_image(*d)) return make_error(ENOENT, "image {} is not in store '{}'", d->hex(), store.path());
+            return *d;
+        }
+    }
+    if (!validate_ref_name(spec))
+        return make_error(EINVAL, "'{}' is neither an image digest (64 hex digits) nor a valid ref name", spec);
+    auto d = store.resolve_ref(spec);
+    if (!d) {
+        if (d.error().code == ENOENT) return make_error(ENOENT, "no image or ref '{}' in store '{}'", spec, store.path());
+        return std::move(d).error();
+    }
+    return d;
 }
 
 }  // namespace imgctl::store

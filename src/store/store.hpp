@@ -147,4 +147,8 @@ private:
     UniqueFd root_fd_, objects_fd_, images_fd_, refs_fd_, blobs_fd_, tmp_fd_, lock_fd_;
 };
 
+/// "DIGEST|REF" as users type it: 64 hex digits name an image (which must be in the store),
+/// anything else is a ref name. ENOENT/EINVAL name `spec`.
+Result<crypto::Digest> resolve_image(const Store& store, std::string_view spec);
+
 }  // namespace imgctl::store
