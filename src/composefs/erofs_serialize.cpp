@@ -1,0 +1,177 @@
+// The serialisation pass of the composefs writer: header, superblock, inodes, shared xattrs and
+// data blocks (FORMAT-NOTES §1, §2, §5-§9; EROFS erofs_fs.h structures, little-endian).
+#include <cstring>
+
+#include <xxhash.h>
+
+#include "composefs/erofs_build.hpp"
+
+namespace imgctl::composefs::erofs {
+
+namespace {
+
+constexpr uint32_t kComposefsMagic = 0xd078629a;
+constexpr uint32_t kErofsMagic = 0xE0F5E1E2;
+constexpr uint32_t kXattrFilterSeed = 0x25BBE08F;
+constexpr uint32_t kNullAddr = 0xFFFFFFFF;
+
+void put16(uint8_t* p, uint16_t v) { p[0] = v & 0xff; p[1] = v >> 8; }
+void put32(uint8_t* p, uint32_t v) { for (int i = 0; i < 4; ++i) p[i] = (v >> (8 * i)) & 0xff; }
+void put64(uint8_t* p, uint64_t v) { for (int i = 0; i < 8; ++i) p[i] = (v >> (8 * i)) & 0xff; }
+
+uint8_t file_type(uint32_t mode) {
+    switch (mode & S_IFMT) {
+        case S_IFREG: return 1;
+        case S_IFDIR: return 2;
+        case S_IFCHR: return 3;
+        case S_IFBLK: return 4;
+        case S_IFIFO: return 5;
+        case S_IFSOCK: return 6;
+        case S_IFLNK: return 7;
+        default: return 0;
+    }
+}
+
+uint8_t* write_xattr_entry(uint8_t* p, const Xattr& x) {
+    auto [index, suffix] = split_xattr_name(x.name);
+    p[0] = static_cast<uint8_t>(suffix.size());
+    p[1] = index;
+    put16(p + 2, static_cast<uint16_t>(x.value.size()));
+    std::memcpy(p + 4, suffix.data(), suffix.size());
+    std::memcpy(p + 4 + suffix.size(), x.value.data(), x.value.size());
+    return p + xattr_entry_size(x);  // the padding is already zero
+}
+
+// Dirents [begin, end) of `n` as one block or tail: records first, then the names (§6).
+void write_dirents(uint8_t* p, const Build& b, const Node& n, uint32_t begin, uint32_t end) {
+    uint32_t nameoff = 12 * (end - begin);
+    for (uint32_t i = begin; i < end; ++i) {
+        const Dirent& d = n.dirents[i];
+        const Node& t = b.nodes[d.target];
+        uint8_t* rec = p + 12 * (i - begin);
+        put64(rec, t.pos / kSlot);
+        put16(rec + 8, static_cast<uint16_t>(nameoff));
+        rec[10] = file_type(t.mode);
+        std::memcpy(p + nameoff, d.name.data(), d.name.size());
+        nameoff += static_cast<uint32_t>(d.name.size());
+    }
+}
+
+uint32_t inode_u(const Node& n) {
+    if (n.external) {
+        uint32_t format = n.chunkbits - 12;
+        return n.huge_chunk_quirk ? ((n.blkaddr & 0xffff0000u) | format) : format;
+    }
+    if (S_ISCHR(n.mode) || S_ISBLK(n.mode)) return static_cast<uint32_t>(n.rdev);
+    if (S_ISDIR(n.mode) || S_ISREG(n.mode) || S_ISLNK(n.mode)) return n.n_blocks > 0 ? n.blkaddr : 0;
+    return 0;
+}
+
+void write_inode(uint8_t* img, const Build& b, const Node& n, uint32_t ino) {
+    uint8_t* p = img + n.pos;
+    uint16_t icount = n.xattr_size ? static_cast<uint16_t>((n.xattr_size - 12) / 4 + 1) : 0;
+    if (n.compact) {
+        put16(p, static_cast<uint16_t>(n.datalayout << 1));
+        put16(p + 2, icount);
+        put16(p + 4, static_cast<uint16_t>(n.mode));
+        put16(p + 6, static_cast<uint16_t>(n.nlink));
+        put32(p + 8, static_cast<uint32_t>(n.size));
+        put32(p + 16, inode_u(n));
+        put32(p + 20, ino);
+        put16(p + 24, static_cast<uint16_t>(n.uid));
+        put16(p + 26, static_cast<uint16_t>(n.gid));
+        p += 32;
+    } else {
+        put16(p, static_cast<uint16_t>(n.datalayout << 1 | 1));
+        put16(p + 2, icount);
+        put16(p + 4, static_cast<uint16_t>(n.mode));
+        put64(p + 8, n.size);
+        put32(p + 16, inode_u(n));
+        put32(p + 20, ino);
+        put32(p + 24, n.uid);
+        put32(p + 28, n.gid);
+        put64(p + 32, static_cast<uint64_t>(n.mtime_sec));
+        put32(p + 40, n.mtime_nsec);
+        put32(p + 44, n.nlink);
+        p += 64;
+    }
+    if (n.xattr_size) {
+        uint32_t bits = 0;
+        for (const auto& x : n.xattrs) {
+            auto [index, suffix] = split_xattr_name(x.name);
+            bits |= 1u << (XXH32(suffix.data(), suffix.size(), kXattrFilterSeed + index) & 31);
+        }
+        put32(p, ~bits);
+        p[4] = n.n_shared;
+        p += 12;
+        for (uint32_t id : n.shared_ids) {
+            put32(p, id);
+            p += 4;
+        }
+        for (size_t i = 0; i < n.xattrs.size(); ++i)
+            if (n.is_ref.empty() || !n.is_ref[i]) p = write_xattr_entry(p, n.xattrs[i]);
+    }
+    if (n.tail == 0) return;
+    if (S_ISDIR(n.mode)) {
+        size_t k = n.dir_block_ends.size();
+        write_dirents(p, b, n, k >= 2 ? n.dir_block_ends[k - 2] : 0, n.dir_block_ends[k - 1]);
+    } else if (n.external) {
+        for (uint32_t c = 0; c < n.chunk_count; ++c) put32(p + 4 * c, kNullAddr);
+    } else {
+        std::memcpy(p, n.data.data() + (n.data.size() - n.tail), n.tail);
+    }
+}
+
+void write_blocks(uint8_t* img, const Build& b, const Node& n) {
+    uint8_t* p = img + uint64_t{n.blkaddr} * kBlockSize;
+    if (S_ISDIR(n.mode)) {
+        uint32_t begin = 0;
+        for (uint32_t k = 0; k < n.n_blocks; ++k) {
+            write_dirents(p + uint64_t{k} * kBlockSize, b, n, begin, n.dir_block_ends[k]);
+            begin = n.dir_block_ends[k];
+        }
+    } else if (n.huge_chunk_quirk) {
+        std::memset(p, 0xff, kBlockSize);
+    } else {
+        size_t len = std::min<size_t>(n.data.size(), uint64_t{n.n_blocks} * kBlockSize);
+        std::memcpy(p, n.data.data(), len);
+    }
+}
+
+}  // namespace
+
+XattrPrefix split_xattr_name(std::string_view name) {
+    static constexpr std::pair<uint8_t, std::string_view> kPrefixes[] = {
+        {1, "user."}, {2, "system.posix_acl_access"}, {3, "system.posix_acl_default"}, {4, "trusted."}, {6, "security."}};
+    for (const auto& [index, prefix] : kPrefixes)
+        if (name.starts_with(prefix)) return {index, name.substr(prefix.size())};
+    return {0, name};
+}
+
+std::string serialize(const Build& b) {
+    std::string out(b.total_size, '\0');
+    auto* img = reinterpret_cast<uint8_t*>(out.data());
+    put32(img, kComposefsMagic);
+    put32(img + 4, 1);  // header layout version
+    put32(img + 8, b.has_acl ? 1 : 0);
+    put32(img + 12, b.version);
+    uint8_t* sb = img + 1024;
+    put32(sb, kErofsMagic);
+    put32(sb + 8, 0x2 | 0x4);  // COMPAT_MTIME | COMPAT_XATTR_FILTER
+    sb[12] = 12;               // blkszbits
+    put16(sb + 14, static_cast<uint16_t>(b.nodes[0].pos / kSlot));
+    put64(sb + 16, b.nodes.size());
+    put64(sb + 24, static_cast<uint64_t>(b.build_time));
+    put32(sb + 32, b.build_time_nsec);
+    put32(sb + 36, static_cast<uint32_t>(b.total_size / kBlockSize));
+    put32(sb + 44, static_cast<uint32_t>(b.inodes_end / kBlockSize));
+    for (uint32_t i = 0; i < b.nodes.size(); ++i) {
+        write_inode(img, b, b.nodes[i], i);
+        if (b.nodes[i].n_blocks > 0) write_blocks(img, b, b.nodes[i]);
+    }
+    uint8_t* t = img + b.inodes_end;
+    for (const auto& s : b.shared) write_xattr_entry(t + s.offset, *s.x);
+    return out;
+}
+
+}  // namespace imgctl::composefs::erofs
