@@ -19,10 +19,10 @@ cp src/usr/lib/os/libx.so.1 src/usr/lib/os/libcopy.so     # added, same content 
 ostree commit --repo=repo -b os/stable --add-metadata-string=version=2 src >/dev/null
 d2=$("$IMGCTL" pull-ostree --repo store --json "ostree:$WORK/repo:os/stable" | sed 's/.*"image":"\([0-9a-f]*\)".*/\1/')
 n2=$(count_objects store)
-check "second version is a different image" [ "$d1" != "$d2" ] && [ ${#d2} -eq 64 ]
+check "second version is a different image" [ "$d1" != "$d2" -a ${#d2} -eq 64 ]
 check "second import added exactly the 2 new contents ($n1 -> $n2)" [ "$n2" -eq $((n1 + 2)) ]
 check "the ref moved to the second image" [ "$(cat store/refs/ostree/*/os%2Fstable)" = "$d2" ]
 check "the first image is still there" [ -f "store/images/$d1" ]
 d3=$("$IMGCTL" pull-ostree --repo store "ostree:$WORK/repo:os/stable")
-check "importing the same commit again is a no-op" [ "$d3" = "$d2" ] && [ "$(count_objects store)" -eq "$n2" ]
+check "importing the same commit again is a no-op" [ "$d3" = "$d2" -a "$(count_objects store)" -eq "$n2" ]
 finish

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Serves DIR over HTTP on 127.0.0.1 like `python3 -m http.server`, writes the port to PORTFILE,
-and after FAIL_AFTER requests drops the next connection without an answer and exits: a server
-dying in the middle of a pull."""
+and after FAIL_AFTER requests drops the next connection without an answer, writes the number
+of requests it answered to PORTFILE.served and exits: a server dying in the middle of a pull."""
 import functools
 import http.server
 import os
@@ -16,6 +16,8 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         global count
         count += 1
         if count > fail_after:
+            with open(portfile + ".served", "w") as f:
+                f.write(str(count - 1))
             self.connection.close()
             os._exit(0)
         super().handle_one_request()

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Pulling over HTTP gives the same image as reading the repo in place; GPG is verified unless
 # --no-gpg-verify; a server dying mid-pull gives a clean error and leaves the store unchanged.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/ostree_lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+. "$HERE/ostree_lib.sh"
 need_tool python3
 cd "$WORK"
 SRV=
@@ -15,14 +16,16 @@ local_digest=$("$IMGCTL" pull-ostree --repo store "ostree:$WORK/repo:os/stable")
 snapshot() { (cd store && find objects images refs tmp -type f | sort); }
 
 # 1. A server that dies after a few requests: exit 1, the URL in the message, nothing new stored.
-python3 "$(dirname "$0")/ostree_flaky_server.py" repo port 6 & SRV=$!
-for _ in $(seq 50); do [ -s port ] && break; sleep 0.1; done
+python3 "$HERE/ostree_flaky_server.py" repo port 6 & SRV=$!
+for _ in $(seq 100); do [ -s port ] && break; sleep 0.1; done
+[ -s port ] || { fail "the flaky server did not start"; finish; exit 1; }
 url="http://127.0.0.1:$(cat port)/"
 snapshot > before
 timeout 120 "$IMGCTL" pull-ostree --repo store --no-gpg-verify "ostree:$url:os/stable" >out 2>err
 check "interrupted pull exits 1" [ $? -eq 1 ]
 check "interrupted pull names the URL ($(head -c 300 err))" grep -qF "$url" err
 check "interrupted pull prints no digest" [ ! -s out ]
+check "the server answered 6 requests, then died" [ "$(cat port.served 2>/dev/null)" = 6 ]
 snapshot > after
 check "interrupted pull leaves objects, images, refs and tmp unchanged" diff -u before after
 kill "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null; SRV=
