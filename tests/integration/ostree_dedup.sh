@@ -1,8 +1,9 @@
 #!/bin/bash
 # Two commits sharing most files share their objects: the second import stores only the
-# contents it changed or added.
+# contents it changed or added; an OCI image of the same files adds no object at all.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ostree_lib.sh"
+need_tool umoci
 cd "$WORK"
 make_os_tree src
 ostree init --repo=repo --mode=bare-user
@@ -13,6 +14,15 @@ n1=$(count_objects store)
 # Independent count: distinct contents of regular files over 64 bytes in the source.
 want1=$(find src -type f -size +64c -exec sha256sum {} + | cut -d' ' -f1 | sort -u | wc -l)
 check "first import stores one object per distinct content > 64 bytes ($n1 = $want1)" [ "$n1" -eq "$want1" ]
+# The same files as an OCI image (umoci), pulled with `imgctl pull oci:`: every content is shared.
+umoci init --layout oci && umoci new --image oci:t && umoci unpack --image oci:t bundle >/dev/null
+cp -a src/. bundle/rootfs/ && umoci repack --image oci:t bundle >/dev/null
+doci=$("$IMGCTL" pull --repo store --quiet oci:oci:t 2>err)
+check "OCI pull of the same files succeeds ($(head -c 200 err))" [ ${#doci} -eq 64 ]
+check "OCI pull of the same files adds no object" [ "$(count_objects store)" -eq "$n1" ]
+"$IMGCTL" init --repo oci-only --verity optional >/dev/null && "$IMGCTL" pull --repo oci-only --quiet oci:oci:t >/dev/null
+objects() { (cd "$1/objects" && find . -type f | sort); }
+check "the OCI image alone stores exactly the OSTree import's objects" diff <(objects store) <(objects oci-only)
 head -c 100000 /dev/urandom > src/usr/bin/tool           # changed
 head -c 7000 /dev/urandom > src/usr/lib/os/libnew.so      # added
 cp src/usr/lib/os/libx.so.1 src/usr/lib/os/libcopy.so     # added, same content as an existing file
