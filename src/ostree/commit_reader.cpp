@@ -3,12 +3,11 @@
 #include <sys/stat.h>
 
 #include <string>
+#include <thread>
 #include <unordered_map>
 
-#include <gio/gfiledescriptorbased.h>
-#include <gio/gio.h>
-
 #include "base/log.hpp"
+#include "ostree/file_loader.hpp"
 #include "ostree/glib_support.hpp"
 
 namespace imgctl::ostree {
@@ -17,55 +16,37 @@ namespace {
 
 using composefs::Inode;
 using composefs::InodePtr;
-using composefs::Xattr;
 
 // OSTree's own recursion limit for dirtree depth (OSTREE_MAX_RECURSION) is 256.
 constexpr int kMaxDepth = 256;
-constexpr size_t kCopyChunk = 256 * 1024;
-
-// Reads the "a(ayay)" xattr list of a dirmeta object or a file object.
-std::vector<Xattr> parse_xattrs(GVariant* xattrs) {
-    std::vector<Xattr> out;
-    if (!xattrs) return out;
-    const gsize n = g_variant_n_children(xattrs);
-    out.reserve(n);
-    for (gsize i = 0; i < n; ++i) {
-        const char* name = nullptr;
-        GVariant* value_raw = nullptr;
-        g_variant_get_child(xattrs, i, "(^&ay@ay)", &name, &value_raw);
-        GVariantPtr value(value_raw);
-        gsize len = 0;
-        const void* data = g_variant_get_fixed_array(value.get(), &len, 1);
-        out.push_back(Xattr{name ? name : "", std::string(static_cast<const char*>(data), len)});
-    }
-    return out;
-}
 
 bool is_valid_name(std::string_view n) {
     return !n.empty() && n != "." && n != ".." && n.find('/') == std::string_view::npos && n.size() <= 255;
 }
 
-class Reader {
+// Phase 1: walks the dirtree/dirmeta objects (small GVariants) and builds the directories; every
+// file name gets the one placeholder inode of its OSTree checksum, filled later by
+// load_file_objects() on several threads.
+class Walker {
 public:
-    Reader(OstreeRepo* repo, ContentSink& sink) : repo_(repo), sink_(sink) {}
+    explicit Walker(OstreeRepo* repo) : repo_(repo) {}
 
     Result<InodePtr> dir_meta(const std::string& csum);
     Result<void> fill_dir(Inode& dir, const std::string& tree_csum, const std::string& path, int depth);
-    ReadStats stats;
+
+    std::vector<FileJob> jobs;
+    uint64_t dirs = 0;
 
 private:
-    Result<InodePtr> file(const std::string& csum, const std::string& path);
-    Result<void> file_content(Inode& ino, GInputStream* in, const std::string& csum);
+    Result<void> add_file(Inode& dir, const char* name, const std::string& csum, const std::string& path);
 
     OstreeRepo* repo_;
-    ContentSink& sink_;
-    // Regular files by OSTree checksum: one inode shared by every name (hardlinks).
-    std::unordered_map<std::string, InodePtr> files_;
+    std::unordered_map<std::string, size_t> job_of_;  // checksum -> index in jobs
     // Parsed dirmeta objects by checksum (a few distinct ones serve a whole OS tree).
     std::unordered_map<std::string, Inode> metas_;
 };
 
-Result<InodePtr> Reader::dir_meta(const std::string& csum) {
+Result<InodePtr> Walker::dir_meta(const std::string& csum) {
     auto it = metas_.find(csum);
     if (it == metas_.end()) {
         GError* err = nullptr;
@@ -93,16 +74,25 @@ Result<InodePtr> Reader::dir_meta(const std::string& csum) {
     return ino;
 }
 
-Result<void> Reader::fill_dir(Inode& dir, const std::string& tree_csum, const std::string& path, int depth) {
+Result<void> Walker::add_file(Inode& dir, const char* name, const std::string& csum, const std::string& path) {
+    auto [it, is_new] = job_of_.emplace(csum, jobs.size());
+    if (is_new) jobs.push_back(FileJob{csum, path, std::make_shared<Inode>(), {}});
+    FileJob& job = jobs[it->second];
+    job.names.emplace_back(&dir, name);
+    dir.children.insert_or_assign(name, job.inode);
+    return {};
+}
+
+Result<void> Walker::fill_dir(Inode& dir, const std::string& tree_csum, const std::string& path, int depth) {
     if (depth > kMaxDepth) return make_error(ELOOP, "'{}' is nested deeper than {} directories", path, kMaxDepth);
     GError* err = nullptr;
     GVariant* raw = nullptr;
     if (!ostree_repo_load_variant(repo_, OSTREE_OBJECT_TYPE_DIR_TREE, tree_csum.c_str(), &raw, &err))
-        return gerror_to_error(err, fmt::format("loading directory tree {} of '{}'", tree_csum, path));
+        return gerror_to_error(err, fmt::format("loading directory tree {} of '{}/'", tree_csum, path));
     GVariantPtr tree(raw);
     GVariantPtr files(g_variant_get_child_value(tree.get(), 0));
-    GVariantPtr dirs(g_variant_get_child_value(tree.get(), 1));
-    ++stats.dirs;
+    GVariantPtr subdirs(g_variant_get_child_value(tree.get(), 1));
+    ++dirs;
 
     const gsize nfiles = g_variant_n_children(files.get());
     for (gsize i = 0; i < nfiles; ++i) {
@@ -112,19 +102,18 @@ Result<void> Reader::fill_dir(Inode& dir, const std::string& tree_csum, const st
         GVariantPtr csum_v(csum_raw);
         std::string child_path = path + "/" + name;
         if (!is_valid_name(name)) return make_error(EINVAL, "commit has an invalid file name '{}'", child_path);
+        if (dir.children.count(name)) return make_error(EINVAL, "commit has '{}' twice", child_path);
         auto csum = checksum_hex(csum_v.get(), fmt::format("checksum of '{}'", child_path));
         if (!csum) return std::move(csum).error();
-        auto ino = file(*csum, child_path);
-        if (!ino) return std::move(ino).error();
-        dir.children.insert_or_assign(name, std::move(*ino));
+        IMGCTL_TRY(add_file(dir, name, *csum, child_path));
     }
 
-    const gsize ndirs = g_variant_n_children(dirs.get());
+    const gsize ndirs = g_variant_n_children(subdirs.get());
     for (gsize i = 0; i < ndirs; ++i) {
         const char* name = nullptr;
         GVariant* t_raw = nullptr;
         GVariant* m_raw = nullptr;
-        g_variant_get_child(dirs.get(), i, "(&s@ay@ay)", &name, &t_raw, &m_raw);
+        g_variant_get_child(subdirs.get(), i, "(&s@ay@ay)", &name, &t_raw, &m_raw);
         GVariantPtr t_v(t_raw), m_v(m_raw);
         std::string child_path = path + "/" + name;
         if (!is_valid_name(name)) return make_error(EINVAL, "commit has an invalid directory name '{}'", child_path);
@@ -141,80 +130,29 @@ Result<void> Reader::fill_dir(Inode& dir, const std::string& tree_csum, const st
     return {};
 }
 
-Result<InodePtr> Reader::file(const std::string& csum, const std::string& path) {
-    if (auto it = files_.find(csum); it != files_.end()) {
-        ++it->second->nlink;
-        ++stats.files;
-        return it->second;
+// Phase 3: regular files keep one inode for all their names (nlink = names); symlinks get an
+// inode per name (docs/ostree.md, "Hardlinks"). Counts what the tree holds.
+ReadStats finish_links(std::vector<FileJob>& jobs, uint64_t dirs) {
+    ReadStats st;
+    st.dirs = dirs;
+    for (auto& job : jobs) {
+        if (job.inode->is_symlink()) {
+            for (size_t i = 1; i < job.names.size(); ++i) {
+                auto& [parent, name] = job.names[i];
+                parent->children.insert_or_assign(name, std::make_shared<Inode>(*job.inode));
+            }
+            st.symlinks += job.names.size();
+            continue;
+        }
+        job.inode->nlink = static_cast<uint32_t>(job.names.size());
+        st.files += job.names.size();
+        ++st.file_objects;
+        if (job.inode->fsverity) {
+            ++st.external;
+            st.external_bytes += job.inode->size;
+        }
     }
-    GError* err = nullptr;
-    GInputStream* in_raw = nullptr;
-    GFileInfo* info_raw = nullptr;
-    GVariant* xattrs_raw = nullptr;
-    if (!ostree_repo_load_file(repo_, csum.c_str(), &in_raw, &info_raw, &xattrs_raw, nullptr, &err))
-        return gerror_to_error(err, fmt::format("loading file object {} of '{}'", csum, path));
-    GObjectPtr<GInputStream> in(in_raw);
-    GObjectPtr<GFileInfo> info(info_raw);
-    GVariantPtr xattrs(xattrs_raw);
-
-    auto ino = Inode::make(g_file_info_get_attribute_uint32(info.get(), "unix::mode"));
-    ino->uid = g_file_info_get_attribute_uint32(info.get(), "unix::uid");
-    ino->gid = g_file_info_get_attribute_uint32(info.get(), "unix::gid");
-    ino->xattrs = parse_xattrs(xattrs.get());
-    if (ino->is_symlink()) {
-        const char* target = g_file_info_get_symlink_target(info.get());
-        if (!target || !*target) return make_error(EINVAL, "symlink '{}' has an empty target", path);
-        ino->symlink_target = target;
-        ino->size = ino->symlink_target.size();
-        ++stats.symlinks;
-        return ino;
-    }
-    if (!ino->is_reg())
-        return make_error(EINVAL, "'{}' has an unsupported file type (mode 0{:o})", path, ino->mode);
-    ino->size = static_cast<uint64_t>(g_file_info_get_size(info.get()));
-    auto content = file_content(*ino, in.get(), csum);
-    if (!content) return std::move(content).error().context(fmt::format("file '{}'", path));
-    ++stats.files;
-    ++stats.file_objects;
-    files_.emplace(csum, ino);
-    return ino;
-}
-
-// Reads from a GInputStream into `buf` (the stream of an archive repository's object
-// decompresses on the fly).
-Result<size_t> read_stream(GInputStream* in, std::span<std::byte> buf) {
-    GError* err = nullptr;
-    gsize got = 0;
-    if (!g_input_stream_read_all(in, buf.data(), buf.size(), &got, nullptr, &err))
-        return gerror_to_error(err, "reading file content");
-    return static_cast<size_t>(got);
-}
-
-Result<void> Reader::file_content(Inode& ino, GInputStream* in, const std::string& csum) {
-    if (ino.size == 0) return {};
-    if (ino.size <= kMaxInlineSize) {
-        std::string data(ino.size, '\0');
-        auto got = read_stream(in, std::as_writable_bytes(std::span(data)));
-        if (!got) return std::move(got).error();
-        if (*got != ino.size)
-            return make_error(EIO, "object {} holds {} bytes, its header says {}", csum, *got, ino.size);
-        ino.content = std::move(data);
-        return {};
-    }
-    Result<crypto::Digest> d = make_error(EIO, "unreached");
-    // Objects of bare and bare-user repositories are plain files: hand over the descriptor so the
-    // store can reflink; archive objects are zlib streams and are copied through.
-    if (G_IS_FILE_DESCRIPTOR_BASED(in)) {
-        d = sink_.put_fd(g_file_descriptor_based_get_fd(G_FILE_DESCRIPTOR_BASED(in)));
-    } else {
-        d = sink_.put_stream(ino.size, [in](std::span<std::byte> buf) { return read_stream(in, buf); });
-    }
-    if (!d) return std::move(d).error().context(fmt::format("storing object {}", csum));
-    ino.payload = fmt::format("{:02x}/{}", d->bytes[0], d->hex().substr(2));
-    ino.fsverity = *d;
-    ++stats.external;
-    stats.external_bytes += ino.size;
-    return {};
+    return st;
 }
 
 // OSTree keeps the default /etc as /usr/etc; a deployment gets it back as /etc.
@@ -227,17 +165,26 @@ Result<void> map_usr_etc(composefs::Tree& tree) {
     return tree.insert("etc", std::move(usr_etc));
 }
 
+unsigned default_threads() {
+    // Storing an object is I/O-bound (one fsync each): a few workers per CPU keep the disk busy.
+    unsigned n = std::thread::hardware_concurrency();
+    return std::clamp(n == 0 ? 4u : 2 * n, 2u, 16u);
+}
+
 }  // namespace
 
 Result<CommitTree> read_commit_tree(const Repo& repo, const CommitInfo& commit, ContentSink& sink,
                                     const ReadOptions& opts) {
     std::string what = fmt::format("reading commit {}", commit.checksum);
-    Reader reader(repo.impl().repo.get(), sink);
-    auto root = reader.dir_meta(commit.root_meta);
+    Walker walker(repo.impl().repo.get());
+    auto root = walker.dir_meta(commit.root_meta);
     if (!root) return std::move(root).error().context(what);
-    auto filled = reader.fill_dir(**root, commit.root_tree, "", 0);
+    auto filled = walker.fill_dir(**root, commit.root_tree, "", 0);
     if (!filled) return std::move(filled).error().context(what);
-    CommitTree out{composefs::Tree(std::move(*root)), reader.stats};
+    auto loaded = load_file_objects(repo, walker.jobs, sink, opts.threads ? opts.threads : default_threads());
+    if (!loaded) return std::move(loaded).error().context(what);
+
+    CommitTree out{composefs::Tree(std::move(*root)), finish_links(walker.jobs, walker.dirs)};
     if (opts.map_usr_etc) {
         auto mapped = map_usr_etc(out.tree);
         if (!mapped) return std::move(mapped).error().context(what);

@@ -13,6 +13,9 @@ namespace imgctl::ostree {
 struct ReadOptions {
     /// Move /usr/etc to /etc (what an OSTree deployment does); a commit with both is refused.
     bool map_usr_etc = true;
+    /// Workers loading file objects and storing contents (0: two per CPU, 2..16). The sink must
+    /// be safe to call from several threads when this is not 1.
+    unsigned threads = 0;
 };
 
 /// Counts of what the reader produced.
@@ -33,7 +36,8 @@ struct CommitTree {
 /// Builds the tree of `commit` from `repo`: directories, regular files, symlinks with their
 /// mode, uid/gid and xattrs; every mtime is 0. Regular files with the same OSTree checksum
 /// (same content and metadata) become one inode with several names, as in `ostree checkout`
-/// of a bare repository. Files of 1..64 bytes are inline, larger ones go through `sink`.
+/// of a bare repository. Files of 1..64 bytes are inline, larger ones go through `sink`
+/// (from several threads, see ReadOptions::threads).
 Result<CommitTree> read_commit_tree(const Repo& repo, const CommitInfo& commit, ContentSink& sink,
                                     const ReadOptions& opts = {});
 

@@ -5,11 +5,13 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <glib.h>
 #include <ostree.h>
 
 #include "base/result.hpp"
+#include "composefs/tree.hpp"
 
 namespace imgctl::ostree {
 
@@ -33,9 +35,13 @@ using GCharPtr = std::unique_ptr<char, GFree<g_free>>;
 /// Hex of a checksum held as a GVariant "ay", checking its length (the error names `what`).
 Result<std::string> checksum_hex(GVariant* bytes, std::string_view what);
 
+/// Reads the "a(ayay)" xattr list of a dirmeta or file object (names without the trailing NUL).
+std::vector<composefs::Xattr> parse_xattrs(GVariant* xattrs);
+
 /// The libostree repository behind ostree::Repo.
 struct RepoImpl {
     GObjectPtr<OstreeRepo> repo;
+    std::string path;  ///< the directory it was opened from (worker threads open it again)
 };
 
 }  // namespace imgctl::ostree

@@ -15,7 +15,9 @@ namespace {
 
 constexpr size_t kCopyChunk = 256 * 1024;
 
-// Puts the commit's external files into the store.
+// Puts the commit's external files into the store. Called from several reader threads: it
+// relies on Store's object insertion being reentrant (each call has its own O_TMPFILE in tmp/
+// and ends in linkat(), EEXIST meaning "already there"; no Store member changes).
 class StoreSink : public ContentSink {
 public:
     explicit StoreSink(store::Store& store) : store_(store) {}
@@ -25,13 +27,14 @@ public:
     Result<crypto::Digest> put_stream(uint64_t size, const ReadFn& read) override {
         auto w = store_.begin_object(size);
         if (!w) return std::move(w).error();
-        buf_.resize(kCopyChunk);
+        thread_local std::vector<std::byte> buf;
+        buf.resize(kCopyChunk);
         uint64_t left = size;
         while (left > 0) {
-            auto n = read(std::span(buf_).first(std::min<uint64_t>(left, buf_.size())));
+            auto n = read(std::span(buf).first(std::min<uint64_t>(left, buf.size())));
             if (!n) return std::move(n).error();
             if (*n == 0) return make_error(EIO, "content ends {} bytes early", left);
-            IMGCTL_TRY(w->write(std::span<const std::byte>(buf_).first(*n)));
+            IMGCTL_TRY(w->write(std::span<const std::byte>(buf).first(*n)));
             left -= *n;
         }
         std::byte extra[1];
@@ -43,7 +46,6 @@ public:
 
 private:
     store::Store& store_;
-    std::vector<std::byte> buf_;
 };
 
 std::string rfc3339(uint64_t t) {

@@ -68,6 +68,7 @@ Result<Repo> Repo::open(const std::string& path) {
     if (!r) return std::move(r).error();
     auto impl = std::make_unique<RepoImpl>();
     impl->repo = std::move(*r);
+    impl->path = path;
     return Repo(std::move(impl));
 }
 
@@ -80,6 +81,7 @@ Result<Repo> Repo::open_or_create_cache(const std::string& path) {
     if (!repo) return gerror_to_error(err, fmt::format("creating OSTree cache repository '{}'", path));
     auto impl = std::make_unique<RepoImpl>();
     impl->repo = std::move(repo);
+    impl->path = path;
     return Repo(std::move(impl));
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <map>
+#include <mutex>
 
 #include <gtest/gtest.h>
 
@@ -17,10 +18,11 @@
 namespace imgctl::ostree {
 namespace {
 
-// Keeps every object in memory, keyed by digest; counts calls per entry point.
+// Keeps every object in memory, keyed by digest; counts calls per entry point. Thread-safe.
 class MemorySink : public ContentSink {
 public:
     Result<crypto::Digest> put_fd(int fd) override {
+        std::lock_guard lock(mu_);
         ++fd_calls;
         std::string data;
         std::string buf(65536, '\0');
@@ -36,6 +38,7 @@ public:
         return d;
     }
     Result<crypto::Digest> put_stream(uint64_t size, const ReadFn& read) override {
+        std::lock_guard lock(mu_);
         ++stream_calls;
         std::string data(size, '\0');
         auto n = read(std::as_writable_bytes(std::span(data)));
@@ -48,6 +51,9 @@ public:
     std::map<crypto::Digest, std::string> objects;
     int fd_calls = 0;
     int stream_calls = 0;
+
+private:
+    std::mutex mu_;
 };
 
 int sh(const std::string& script) { return std::system(("set -e\n" + script).c_str()); }
@@ -65,6 +71,7 @@ head -c 300 /dev/zero | tr '\0' 'h' > src/hard1
 ln src/hard1 src/hard2
 printf 'myhost\n' > src/usr/etc/hostname
 ln -s small src/link
+ln -s small src/link2
 ln -s /nonexistent/target src/dangling
 printf 'x' > "src/odd dir/sp ace:colon\\back ü"
 chmod 0700 src/private
@@ -148,6 +155,10 @@ TEST_P(CommitReaderTest, BuildsTheTreeOfTheCommit) {
     EXPECT_EQ(sink.objects.size(), 3u);  // big, over64, hard1/2
 
     EXPECT_EQ(t.lookup("link")->symlink_target, "small");
+    // Identical symlinks are one OSTree object but separate inodes (docs/ostree.md).
+    EXPECT_NE(t.lookup("link"), t.lookup("link2"));
+    EXPECT_EQ(t.lookup("link2")->symlink_target, "small");
+    EXPECT_EQ(t.lookup("link2")->nlink, 1u);
     EXPECT_EQ(t.lookup("link")->size, 5u);
     EXPECT_EQ(t.lookup("dangling")->symlink_target, "/nonexistent/target");
     EXPECT_TRUE(t.lookup("odd dir/sp ace:colon\\back ü"));
@@ -166,10 +177,15 @@ TEST_P(CommitReaderTest, BuildsTheTreeOfTheCommit) {
         EXPECT_EQ(sink.fd_calls, 0);
     else
         EXPECT_EQ(sink.stream_calls, 0);
-    EXPECT_EQ(r->stats.symlinks, 2u);
+    EXPECT_EQ(r->stats.symlinks, 3u);
 
-    auto raw = read_commit_tree(*repo, *info, sink, ReadOptions{.map_usr_etc = false});
+    // One worker gives the same tree as several; /usr/etc kept on request.
+    MemorySink sink1;
+    auto raw = read_commit_tree(*repo, *info, sink1, ReadOptions{.map_usr_etc = false, .threads = 1});
     ASSERT_TRUE(raw);
+    EXPECT_EQ(sink1.objects, sink.objects);
+    EXPECT_EQ(raw->tree.lookup("usr/bin/big")->fsverity, big->fsverity);
+    EXPECT_EQ(raw->tree.lookup("hard2")->nlink, 2u);
     EXPECT_TRUE(raw->tree.lookup("usr/etc/hostname"));
     EXPECT_FALSE(raw->tree.lookup("etc"));
 }
