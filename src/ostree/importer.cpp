@@ -1,5 +1,7 @@
 #include "ostree/importer.hpp"
 
+#include <climits>
+#include <cstdlib>
 #include <ctime>
 #include <vector>
 
@@ -96,9 +98,24 @@ Result<std::pair<Repo, CommitInfo>> open_commit(store::Store& store, const Ostre
     return std::pair{std::move(*repo), std::move(*info)};
 }
 
+// A local repository is recorded by its absolute, symlink-free path, so the ref and the
+// metadata name the same repository whatever the current directory of a later `upgrade`.
+Result<OstreeSource> canonical(const OstreeSource& given) {
+    if (given.kind != OstreeSource::Kind::Local) return given;
+    char* abs = ::realpath(given.location.c_str(), nullptr);
+    if (!abs) return errno_error(errno, fmt::format("OSTree repository '{}'", given.location));
+    OstreeSource src = given;
+    src.location = abs;
+    ::free(abs);
+    return src;
+}
+
 }  // namespace
 
-Result<ImportResult> import_commit(store::Store& store, const OstreeSource& src, const ImportOptions& opts) {
+Result<ImportResult> import_commit(store::Store& store, const OstreeSource& given, const ImportOptions& opts) {
+    auto canon = canonical(given);
+    if (!canon) return std::move(canon).error().context(fmt::format("importing '{}'", given.to_string()));
+    const OstreeSource& src = *canon;
     const std::string what = fmt::format("importing '{}'", src.to_string());
     auto opened = open_commit(store, src, opts);
     if (!opened) return std::move(opened).error().context(what);

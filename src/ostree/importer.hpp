@@ -34,7 +34,7 @@ struct ImportResult {
 /// Imports the commit `src` names into `store` (opened with LockMode::Exclusive): pulls it
 /// first when it is a URL, stores every file of more than 64 bytes as an object, writes the
 /// composefs image, its metadata (images/<hex>.json, "ostree" key: docs/ostree.md) and the ref.
-/// The ref is written last: a failure at any step leaves no image or ref behind (objects already
+/// A local path is made absolute (realpath) for the ref and the metadata. The ref is written last: a failure at any step leaves no image or ref behind (objects already
 /// stored are only garbage that `gc` removes). Errors name the source and the step.
 Result<ImportResult> import_commit(store::Store& store, const OstreeSource& src, const ImportOptions& opts = {});
 

@@ -2,6 +2,7 @@
 #include "ostree/importer.hpp"
 
 #include <dirent.h>
+#include <unistd.h>
 
 #include <cstdlib>
 
@@ -74,6 +75,24 @@ TEST_F(ImporterTest, StoresObjectsImageMetadataAndRef) {
     ASSERT_TRUE(again);
     EXPECT_EQ(again->image, r->image);
     EXPECT_EQ(count_files(dir_->path() + "/store/objects"), 1);
+}
+
+TEST_F(ImporterTest, RecordsALocalRepositoryByItsAbsolutePath) {
+    char old[4096];
+    ASSERT_TRUE(getcwd(old, sizeof old));
+    ASSERT_EQ(chdir(dir_->path().c_str()), 0);
+    auto rel = parse_source("ostree:./repo:os/x");
+    ASSERT_TRUE(rel);
+    auto r = import_commit(*store_, *rel);
+    ASSERT_EQ(chdir(old), 0);
+    ASSERT_TRUE(r) << r.error().message;
+    char* abs = realpath((dir_->path() + "/repo").c_str(), nullptr);
+    ASSERT_TRUE(abs);
+    OstreeSource want{OstreeSource::Kind::Local, abs, "os/x"};
+    free(abs);
+    EXPECT_EQ(r->store_ref, want.store_ref());
+    auto j = nlohmann::json::parse(**store_->read_image_meta(r->image), nullptr, false);
+    EXPECT_EQ(j["source"], want.to_string());
 }
 
 TEST_F(ImporterTest, AFailedImportLeavesNoImageOrRef) {
