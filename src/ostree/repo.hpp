@@ -43,12 +43,13 @@ public:
     ~Repo();
 
     /// Pulls `ref` from `url` into this repository (a remote named after the URL is added or
-    /// updated in its config). Fails when the transfer breaks or GPG verification is required
-    /// and fails; libostree keeps partial downloads in its own staging, never under refs.
+    /// updated in its config) and returns the refspec to resolve() it ("<remote>:<ref>").
+    /// Fails when the transfer breaks or GPG verification is required and fails; libostree
+    /// keeps partial downloads in its own staging, never under refs.
     Result<std::string> pull(const std::string& url, const std::string& ref, const PullOptions& opts);
 
-    /// Resolves a ref (or a checksum) of this repository and loads the commit's metadata.
-    /// `remote` prefixes the ref ("remote:ref") when the commit was pulled.
+    /// Resolves a ref, a "<remote>:<ref>" refspec or a checksum of this repository and loads
+    /// the commit's metadata. Refuses a commit that is only partially present.
     Result<CommitInfo> resolve(const std::string& ref) const;
 
     const RepoImpl& impl() const { return *impl_; }
