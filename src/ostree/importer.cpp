@@ -1,6 +1,5 @@
 #include "ostree/importer.hpp"
 
-#include <climits>
 #include <cstdlib>
 #include <ctime>
 #include <vector>
