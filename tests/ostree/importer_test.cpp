@@ -107,5 +107,17 @@ TEST_F(ImporterTest, AFailedImportLeavesNoImageOrRef) {
     EXPECT_EQ(count_files(dir_->path() + "/store/tmp"), 0);
 }
 
+TEST_F(ImporterTest, AMissingObjectIsNamedAndLeavesNoImage) {
+    // Delete the content object of usr/bin/a (the only file over 64 bytes) from the repository.
+    ASSERT_EQ(std::system(("cd '" + dir_->path() + "/repo/objects' && rm \"$(find . -name '*.filez' -size +60k)\"").c_str()), 0);
+    auto src = parse_source("ostree:" + dir_->path() + "/repo:os/x");
+    ASSERT_TRUE(src);
+    auto r = import_commit(*store_, *src);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("/usr/bin/a"), std::string::npos) << r.error().message;
+    EXPECT_EQ(count_files(dir_->path() + "/store/images"), 0);
+    EXPECT_EQ(count_files(dir_->path() + "/store/refs"), 0);
+}
+
 }  // namespace
 }  // namespace imgctl::ostree
