@@ -26,6 +26,8 @@ constexpr std::string_view kUsage =
     "  --upperdir DIR --workdir DIR\n"
     "                         a writable overlay with changes in DIR (both or neither)\n"
     "  --read-only            mount the overlay read-only even with an upperdir\n"
+    "  --loop                 read the image through a loop device (as kernels < 6.12 need)\n"
+    "  --legacy-overlay       mount(2) with 'lowerdir=IMG::BASE' instead of the new mount API\n"
     "  --repo DIR, --sysroot DIR\n"
     "                         mount the image DIGEST (or the one REF names) from the store: only\n"
     "                         an image whose measured digest equals its name is mounted, its\n"
@@ -51,13 +53,15 @@ int mount_from_store(const RepoOptions& ro, std::string_view spec, const std::st
 }
 
 int run_mount(int argc, char** argv) {
-    enum { kBasedir = 1, kDigest, kVerity, kUpper, kWork, kRo };
+    enum { kBasedir = 1, kDigest, kVerity, kUpper, kWork, kRo, kLoop, kLegacy };
     static const option kOpts[] = {{"basedir", required_argument, nullptr, kBasedir},
                                    {"digest", required_argument, nullptr, kDigest},
                                    {"verity", required_argument, nullptr, kVerity},
                                    {"upperdir", required_argument, nullptr, kUpper},
                                    {"workdir", required_argument, nullptr, kWork},
                                    {"read-only", no_argument, nullptr, kRo},
+                                   {"loop", no_argument, nullptr, kLoop},
+                                   {"legacy-overlay", no_argument, nullptr, kLegacy},
                                    IMGCTL_REPO_LONG_OPTIONS,
                                    {}};
     composefs::MountOptions o;
@@ -84,6 +88,8 @@ int run_mount(int argc, char** argv) {
             case kUpper: o.upperdir = arg; break;
             case kWork: o.workdir = arg; break;
             case kRo: o.read_only = true; break;
+            case kLoop: o.force_loop = true; break;
+            case kLegacy: o.force_legacy_overlay = true; break;
             default: return usage_error("mount", fmt::format("unknown option '{}'", argv[optind - 1]));
         }
     }

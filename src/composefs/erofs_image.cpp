@@ -87,8 +87,12 @@ Result<ErofsImage> ErofsImage::open(std::span<const std::byte> data) {
     s.feature_incompat = load<uint32_t>(sb, 80);
     if (s.feature_incompat & ~kFeatureIncompatChunkedFile)
         return make_error(EINVAL, "unsupported EROFS incompatible features 0x{:x}", s.feature_incompat);
-    if (uint64_t{s.blocks} * kBlockSize != data.size())
-        return make_error(EINVAL, "superblock says {} blocks but the file has {} bytes", s.blocks, data.size());
+    // The image is exactly `blocks` blocks; bytes after them (e.g. padding added by a copy) are
+    // not part of it, and nothing may point there.
+    if (uint64_t{s.blocks} * kBlockSize > data.size())
+        return make_error(EINVAL, "truncated: the superblock says {} blocks but the file has {} bytes", s.blocks,
+                          data.size());
+    img.data_ = data.first(uint64_t{s.blocks} * kBlockSize);
     img.budget_ = 64 * 1024 * 1024 + 16 * static_cast<uint64_t>(data.size());
     return img;
 }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <unordered_map>
@@ -79,6 +80,9 @@ Result<void> walk(const ErofsImage& img, const RawInode& root, Fn&& fn) {
             std::string path = cur.path + "/" + std::string(e.name);
             auto ctx = [&](Error err) { return std::move(err).context(fmt::format("'{}'", path)); };
             if (!names.insert(e.name).second) return ctx(make_error(EINVAL, "duplicate directory entry"));
+            // Paths grow with depth: charge them too, or a deep chain with a wide bottom could
+            // make a small image build gigabytes of path strings.
+            if (auto c = img.charge(path.size()); !c) return ctx(std::move(c).error());
             auto child = img.inode(e.nid);
             if (!child) return ctx(std::move(child).error());
             if (e.file_type != file_type_of(child->mode))
@@ -203,10 +207,13 @@ Result<ImageInfo> read_image_info(std::span<const std::byte> image, std::string_
 Result<ImageContents> read_image(std::span<const std::byte> image, std::string_view name) {
     auto opened = open_root(image);
     if (!opened) return in_image(std::move(opened).error(), name);
-    auto& [img, root_raw] = *opened;
+    const ErofsImage& img = opened->first;
+    const RawInode& root_raw = opened->second;
     auto root = make_node(img, root_raw, /*is_root=*/true);
     if (!root) return in_image(std::move(root).error().context("'/'"), name);
-    std::unordered_map<uint64_t, InodePtr> by_nid{{root_raw.nid, *root}};
+    std::unordered_map<uint64_t, InodePtr> by_nid;
+    by_nid.reserve(std::min<uint64_t>(img.superblock().inos, image.size() / 32));  // inos is untrusted
+    by_nid.emplace(root_raw.nid, *root);
     auto r = walk(img, root_raw,
                   [&](uint64_t parent_nid, std::string_view n, const RawInode& raw, const std::string& path,
                       bool primary) -> Result<void> {
@@ -218,7 +225,7 @@ Result<ImageContents> read_image(std::span<const std::byte> image, std::string_v
                           if (!node) return std::move(node).error();
                           it = by_nid.emplace(raw.nid, std::move(node).value()).first;
                       } else if (it->second->is_dir()) {
-                          return make_error(EINVAL, "directory at nid {} is linked twice", raw.nid);
+                          return make_error(EINVAL, "directory at nid {} is reached twice (cycle or directory hardlink)", raw.nid);
                       }
                       if (primary && !it->second->is_dir()) it->second->primary_path = path;
                       parent.children.emplace(std::string(n), it->second);
@@ -242,7 +249,8 @@ Result<ImageContents> read_image_at(int dir_fd, const std::string& path) {
 Result<std::vector<ExternalFile>> list_external_files(std::span<const std::byte> image, std::string_view name) {
     auto opened = open_root(image);
     if (!opened) return in_image(std::move(opened).error(), name);
-    auto& [img, root_raw] = *opened;
+    const ErofsImage& img = opened->first;
+    const RawInode& root_raw = opened->second;
     std::vector<ExternalFile> out;
     auto r = walk(img, root_raw, [&](uint64_t, std::string_view, const RawInode& raw, const std::string& path, bool) -> Result<void> {
         if (!S_ISREG(raw.mode) || raw.layout != Layout::ChunkBased) return {};

@@ -190,13 +190,18 @@ Result<bool> probe_object_verity(int image_fd, const MountOptions& o) {
 }
 
 // Mounts the EROFS of `image_fd` read-only on `dir` (FORMAT-NOTES §15 step 3).
-Result<void> mount_erofs(int image_fd, bool has_acl, const std::string& dir) {
+Result<void> mount_erofs(int image_fd, bool has_acl, bool force_loop, const std::string& dir) {
     auto fs = fs_open("erofs");
     std::string source = fmt::format("/proc/self/fd/{}", image_fd);
+    UniqueFd loop;
+    if (force_loop) {
+        auto dev = loop_attach(image_fd, source);
+        if (!dev) return std::move(dev).error().context("setting up a loop device");
+        loop = std::move(dev).value();  // held until mounted; autoclear frees it with the mount
+    }
     if (!fs && fs.error().code == ENOSYS)  // no new mount API: plain mount(2)
         return legacy_mount(source.c_str(), dir, "erofs", MS_RDONLY, has_acl ? "" : "noacl");
     if (!fs) return std::move(fs).error();
-    UniqueFd loop;
     for (int pass = 0; pass < 2; ++pass) {
         IMGCTL_TRY(fs_set(fs->get(), "source", &source));
         IMGCTL_TRY(fs_set(fs->get(), "ro"));
@@ -263,7 +268,8 @@ Result<void> mount_overlay_new(const std::string& lower, const std::string& targ
 }
 
 Result<void> mount_overlay(const std::string& lower, const std::string& target, const MountOptions& o, bool verity) {
-    auto r = mount_overlay_new(lower, target, o, verity);
+    auto r = o.force_legacy_overlay ? Result<void>(make_error(ENOSYS, "legacy options requested"))
+                                    : mount_overlay_new(lower, target, o, verity);
     if (r || (r.error().code != EINVAL && r.error().code != ENOSYS)) return r;
     log_debug("composefs", "new overlay mount API refused ({}), using legacy options", r.error().message);
     unsigned long flags = o.read_only ? MS_RDONLY : 0;
@@ -276,9 +282,22 @@ Result<void> mount_overlay(const std::string& lower, const std::string& target, 
     return std::move(l2).error().context(r.error().message + "; legacy mount");
 }
 
+// Paths handed to the kernel are made absolute, so /proc/self/mountinfo names them clearly.
+std::string absolute(const std::string& p) {
+    if (p.empty() || p[0] == '/') return p;
+    std::array<char, 4096> cwd;
+    if (!::getcwd(cwd.data(), cwd.size())) return p;
+    return std::string(cwd.data()) + "/" + p;
+}
+
 }  // namespace
 
-Result<void> mount_image_fd(int image_fd, std::string_view image_name, const std::string& target, const MountOptions& o) {
+Result<void> mount_image_fd(int image_fd, std::string_view image_name, const std::string& target,
+                            const MountOptions& options) {
+    MountOptions o = options;
+    for (auto& b : o.basedirs) b = absolute(b);
+    o.upperdir = absolute(o.upperdir);
+    o.workdir = absolute(o.workdir);
     auto ctx = [&](Error e) { return std::move(e).context(fmt::format("mounting image '{}' on '{}'", image_name, target)); };
     if (o.basedirs.empty()) return ctx(make_error(EINVAL, "no basedir given"));
     if (o.upperdir.empty() != o.workdir.empty()) return ctx(make_error(EINVAL, "upperdir and workdir go together"));
@@ -302,7 +321,7 @@ Result<void> mount_image_fd(int image_fd, std::string_view image_name, const std
     auto tmp = TempDir::create(".imgctl-erofs-", ::access("/run", W_OK) == 0 ? "/run" : "");
     if (!tmp) return ctx(std::move(tmp).error());
     if (::chmod(tmp->path().c_str(), 0700) < 0) return ctx(errno_error(errno, "chmod"));
-    auto e = mount_erofs(image_fd, flags & erofs::kComposefsFlagHasAcl, tmp->path());
+    auto e = mount_erofs(image_fd, flags & erofs::kComposefsFlagHasAcl, o.force_loop, tmp->path());
     if (!e) return ctx(std::move(e).error());
     auto ov = mount_overlay(tmp->path(), target, o, verity);
     detach(tmp->path());  // the overlay holds the EROFS superblock; the temp mount goes away

@@ -25,6 +25,12 @@ struct MountOptions {
     std::string upperdir;  ///< both or neither of upperdir/workdir: a writable overlay
     std::string workdir;
     bool read_only = false;  ///< MOUNT_ATTR_RDONLY on the overlay (implied without upperdir)
+    /// Mount the EROFS through a loop device even when the kernel reads files directly
+    /// (the fallback kernels before 6.12 need; also lets tests exercise that path).
+    bool force_loop = false;
+    /// Skip fsconfig and pass the legacy `lowerdir=IMG::BASE` string to mount(2) (the
+    /// fallback for kernels before 6.7; also lets tests exercise that path).
+    bool force_legacy_overlay = false;
 };
 
 /// Mounts the composefs image `image_path` on `target`: the EROFS through the new mount API
