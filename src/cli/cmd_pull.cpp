@@ -21,7 +21,8 @@ constexpr std::string_view kUsage =
     "Usage: imgctl pull [OPTIONS] SOURCE\n\n"
     "Fetch an OS image and store it as a composefs image; print the image digest.\n"
     "SOURCE is docker://REGISTRY/NAME[:TAG|@sha256:…], REGISTRY/NAME[:TAG|@…], NAME[:TAG]\n"
-    "(with a default registry), oci:DIR[:TAG] or oci-archive:FILE[:TAG].\n\n"
+    "(with a default registry), oci:DIR[:TAG] or oci-archive:FILE[:TAG]; ostree:REPO_OR_URL:REF\n"
+    "is handed to 'imgctl pull-ostree' with all options (see its --help).\n\n"
     "  --ref NAME                store ref to set (default: oci/<escaped reference>)\n"
     "  --platform OS/ARCH[/VAR]  pick this platform from an image index (default: the host's)\n"
     "  --default-registry HOST   registry for names without one (else registries.conf; no fallback)\n"
@@ -89,7 +90,16 @@ int parse(int argc, char** argv, PullArgs& a) {
     return kExitOk;
 }
 
+// `pull ostree:…` belongs to the OSTree module's verb (its own options): hand the whole
+// command line over when SOURCE (the last argument) is an ostree: source.
+bool is_ostree_source(int argc, char** argv) { return argc > 1 && std::string_view(argv[argc - 1]).starts_with("ostree:"); }
+
 int run_pull(int argc, char** argv) {
+    if (is_ostree_source(argc, argv)) {
+        const Command* c = find_command("pull-ostree");
+        if (!c) return fail(make_error(ENOTSUP, "'{}': this imgctl was built without OSTree support", argv[argc - 1]));
+        return c->run(argc, argv);
+    }
     PullArgs a;
     if (int rc = parse(argc, argv, a); rc != kExitOk) return rc;
     if (!a.pull.ref_name.empty()) {
