@@ -17,8 +17,6 @@ namespace {
 
 constexpr std::string_view kRefNameAnnotation = "org.opencontainers.image.ref.name";
 
-std::string sha256_string(std::string_view data) { return "sha256:" + crypto::Sha256::of(data).hex(); }
-
 class LayoutSource : public ImageSource {
 public:
     LayoutSource(UniqueFd dir, std::string name, std::string tag, std::optional<TempDir> owned)
@@ -65,7 +63,7 @@ public:
         if (d.size > (64 << 20)) return make_error(EFBIG, "blob {} is too large to read into memory", d.digest);
         auto data = read_all(fd->get());
         if (!data) return std::move(data).error().context(fmt::format("reading blob {}", d.digest));
-        if (static_cast<int64_t>(data->size()) != d.size || sha256_string(*data) != d.digest)
+        if (static_cast<int64_t>(data->size()) != d.size || sha256_digest_of(*data) != d.digest)
             return make_error(EBADMSG, "OCI layout '{}': blob {} does not match its digest or size", name_, d.digest);
         return std::move(*data);
     }

@@ -8,14 +8,12 @@
 #include "base/result.hpp"
 #include "composefs/tree.hpp"
 #include "crypto/digest.hpp"
+#include "store/store.hpp"
 
 namespace imgctl::oci {
 
 /// The object's path relative to the objects directory: "XX/<62 hex>" (DESIGN.md §3).
-inline std::string object_payload_path(const crypto::Digest& d) {
-    std::string h = d.hex();
-    return h.substr(0, 2) + "/" + h.substr(2);
-}
+inline std::string object_payload_path(const crypto::Digest& d) { return store::Store::object_path(d); }
 
 /// Where regular-file contents go while a layer streams: the store's objects in production
 /// (StoreSink), memory in unit tests. One Writer per file; its size is known up front.

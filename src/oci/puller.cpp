@@ -28,10 +28,6 @@ using json = nlohmann::json;
 
 constexpr std::string_view kZstdChunkedChecksum = "io.containers.zstd-chunked.manifest-checksum";
 
-std::optional<crypto::Digest> digest_of(const std::string& s) {
-    return s.size() == 71 ? crypto::Digest::from_hex(std::string_view(s).substr(7)) : std::nullopt;
-}
-
 void add_stats(LayerStats& t, const LayerStats& s) {
     t.entries += s.entries;
     t.objects += s.objects;
@@ -157,7 +153,7 @@ std::map<std::string, CachedLayer> load_cached_layers(store::Store& st, const Ma
                 !l["record"].is_string())
                 continue;
             std::string d = l["digest"].get<std::string>();
-            auto rd = digest_of(l["record"].get<std::string>());
+            auto rd = parse_sha256_digest(l["record"].get<std::string>());
             if (!wanted.count(d) || out.count(d) || !rd || !st.has_blob(*rd)) continue;
             auto text = st.read_blob(*rd);
             auto entries = text ? parse_layer_record(*text) : Result<std::vector<LayerEntry>>(text.error());
@@ -218,7 +214,8 @@ Result<std::string> apply_fetched(store::Store& st, LayerApplier& applier, int f
     // record padding, so they never hash to the diff_id; the blob digest from the manifest
     // authenticates them instead (docs/oci.md).
     bool chunked = l.annotations.count(std::string(kZstdChunkedChecksum)) > 0;
-    LayerStream stream(raw, comp, digest_of(l.digest), chunked ? std::nullopt : digest_of(diff_id));
+    LayerStream stream(raw, comp, parse_sha256_digest(l.digest),
+                       chunked ? std::nullopt : parse_sha256_digest(diff_id));
     std::vector<LayerEntry> entries;
     auto stats = applier.apply(stream, &entries);
     auto fin = stream.finish();
@@ -315,8 +312,8 @@ Result<PullResult> pull_image(store::Store& st, ImageSource& src, const Referenc
     if (!image) return std::move(image).error().context("writing the composefs image");
     res.image = *image;
     auto as_bytes = [](const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); };
-    IMGCTL_TRY(st.put_blob(*digest_of(r->manifest.digest), as_bytes(r->manifest.body)));
-    IMGCTL_TRY(st.put_blob(*digest_of(r->parsed.config.digest), as_bytes(r->config_text)));
+    IMGCTL_TRY(st.put_blob(*parse_sha256_digest(r->manifest.digest), as_bytes(r->manifest.body)));
+    IMGCTL_TRY(st.put_blob(*parse_sha256_digest(r->parsed.config.digest), as_bytes(r->config_text)));
     IMGCTL_TRY(st.set_image_meta(res.image, image_meta(opts, ref, *r, want, records)));
     IMGCTL_TRY(st.set_ref(res.ref_name, res.image));
     return res;

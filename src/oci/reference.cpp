@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "base/hex.hpp"
+#include "crypto/sha256.hpp"
 #include "store/ref_name.hpp"
 
 // Grammar (github.com/distribution/reference, reference.go, as documented there):
@@ -110,6 +111,12 @@ Result<Reference> parse_layout(std::string_view text, SourceKind kind, std::stri
 
 bool is_sha256_digest(std::string_view s) {
     return s.size() == 71 && s.substr(0, 7) == "sha256:" && is_lower_hex(s.substr(7), 64);
+}
+
+std::string sha256_digest_of(std::string_view data) { return "sha256:" + crypto::Sha256::of(data).hex(); }
+
+std::optional<crypto::Digest> parse_sha256_digest(std::string_view s) {
+    return is_sha256_digest(s) ? crypto::Digest::from_hex(s.substr(7)) : std::nullopt;
 }
 
 Result<Reference> parse_reference(std::string_view text, std::string_view default_registry) {

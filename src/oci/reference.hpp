@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "base/result.hpp"
+#include "crypto/digest.hpp"
 
 namespace imgctl::oci {
 
@@ -44,5 +45,9 @@ Result<Reference> parse_reference(std::string_view text, std::string_view defaul
 
 /// True if `s` is "sha256:" followed by exactly 64 lower-case hex digits.
 bool is_sha256_digest(std::string_view s);
+/// "sha256:<hex>" of `data` (an OCI content digest).
+std::string sha256_digest_of(std::string_view data);
+/// The 32 bytes of a "sha256:<64 hex>" digest; nullopt for anything else.
+std::optional<crypto::Digest> parse_sha256_digest(std::string_view s);
 
 }  // namespace imgctl::oci

@@ -16,8 +16,6 @@ namespace imgctl::oci {
 
 namespace {
 
-std::string sha256_string(std::string_view data) { return "sha256:" + crypto::Sha256::of(data).hex(); }
-
 std::string header_or(const HttpResponse& r, const std::string& name) {
     auto it = r.headers.find(name);
     return it == r.headers.end() ? std::string() : it->second;
@@ -190,7 +188,7 @@ Result<FetchedManifest> RegistryClient::get_manifest(std::string_view reference)
     if (r->status != 200)
         return make_error(EIO, "GET {}: HTTP {} {}", url, r->status, error_detail(*r));
     FetchedManifest m{std::move(r->body), header_or(*r, "content-type"), ""};
-    m.digest = sha256_string(m.body);
+    m.digest = sha256_digest_of(m.body);
     if (is_sha256_digest(reference) && m.digest != reference)
         return make_error(EBADMSG, "manifest from {} has digest {}, expected {}", url, m.digest, reference);
     std::string dcd = header_or(*r, "docker-content-digest");
@@ -205,7 +203,7 @@ Result<std::string> RegistryClient::get_blob(const Descriptor& d) {
     auto r = get_with_retries(http, url, {});
     if (!r) return std::move(r).error();
     if (r->status != 200) return make_error(r->status == 404 ? ENOENT : EIO, "GET {}: HTTP {} {}", url, r->status, error_detail(*r));
-    if (static_cast<int64_t>(r->body.size()) != d.size || sha256_string(r->body) != d.digest)
+    if (static_cast<int64_t>(r->body.size()) != d.size || sha256_digest_of(r->body) != d.digest)
         return make_error(EBADMSG, "blob {} from {} does not match its digest or size", d.digest, host_);
     return std::move(r->body);
 }

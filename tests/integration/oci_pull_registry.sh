@@ -3,11 +3,7 @@
 # images; each result is mounted and compared with skopeo copy + umoci unpack of the same image.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/registry_lib.sh"
-free_port PORT; R=127.0.0.1:$PORT
-reg_start reg "$PORT" || exit 1
-"$IMGCTL" init --repo "$WORK/repo" >/dev/null
-pull() { "$IMGCTL" pull --repo "$WORK/repo" --insecure-registry "$R" --quiet "$@"; }
-salt=$RANDOM$RANDOM
+registry_fixture
 
 for fmt in gzip zstd zstd:chunked v2s2; do
   make_image "$WORK/src-${fmt/:/-}" t "$salt-$fmt"
@@ -37,7 +33,6 @@ case $(curl -s "http://$R/v2/os/zstd-chunked/manifests/1" -H 'Accept: applicatio
 esac
 
 # Pull by digest; a missing tag is a clear 404; a bare name needs a default registry.
-same() { [ -n "$1" ] && [ "$1" = "$2" ]; }
 dg=$(curl -sI "http://$R/v2/os/gzip/manifests/1" -H 'Accept: application/vnd.oci.image.manifest.v1+json' | tr -d '\r' | awk -F': ' 'tolower($1)=="docker-content-digest"{print $2}')
 check "pull by digest gives the same image" same "$(pull "$R/os/gzip@$dg")" "$(pull "$R/os/gzip:1")"
 out=$(pull "$R/os/gzip:nope" 2>&1); [ $? -eq 1 ] && [[ $out == *"manifest 'nope' not found"* ]] && ok "missing tag: $out" || fail "missing tag: $out"

@@ -5,12 +5,7 @@
 # with --all select the platform. Images are compared with skopeo copy + umoci unpack.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/registry_lib.sh"
-free_port PORT; R=127.0.0.1:$PORT
-reg_start reg "$PORT" || exit 1
-"$IMGCTL" init --repo "$WORK/repo" >/dev/null
-pull() { "$IMGCTL" pull --repo "$WORK/repo" --insecure-registry "$R" --quiet "$@"; }
-salt=$RANDOM$RANDOM
-same() { [ -n "$1" ] && [ "$1" = "$2" ]; }
+registry_fixture
 make_image "$WORK/src-gzip" t "$salt-gzip"
 push "oci:$WORK/src-gzip:t" "docker://$R/os/gzip:1"
 check "first pull" test -n "$(pull "$R/os/gzip:1")"

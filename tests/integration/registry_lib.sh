@@ -103,3 +103,14 @@ mount_cmp() {
     mount -t overlay overlay -o ro,lowerdir+='$m/erofs',datadir+='$1/objects',metacopy=on,redirect_dir=on '$m/root' &&
     python3 '$HERE/treecmp.py' '$m/root' '$3'"
 }
+
+# registry_fixture: one plain registry ($R, port $PORT), an empty store $WORK/repo, pull()
+# into it (R is insecure), a fresh salt and same() (equal and non-empty).
+registry_fixture() {
+  free_port PORT; R=127.0.0.1:$PORT
+  reg_start reg "$PORT" || exit 1
+  "$IMGCTL" init --repo "$WORK/repo" >/dev/null
+  salt=$RANDOM$RANDOM
+}
+pull() { "$IMGCTL" pull --repo "$WORK/repo" --insecure-registry "$R" --quiet "$@"; }
+same() { [ -n "$1" ] && [ "$1" = "$2" ]; }
