@@ -73,6 +73,13 @@ run cat $M/f3
 check "  ... the object without verity gives EIO: $(err)" says "Input/output error"
 check "  ... intact files read" cmp treea/sub/f4 $M/sub/f4
 um
+run imgctl fsck --repair --repo $R
+check "fsck --repair moves both objects aside" eval "[ ! -e $R/objects/$F2 ] && [ ! -e $R/objects/$F3 ]"
+run imgctl import treea --ref local/a --repo $R
+check "re-import stores them again: $(err)" [ "$(cat /tmp/out)" = "$DA" ]
+check "  ... with fs-verity that the kernel measures as their names" objects_measure_as_names
+run imgctl fsck --repo $R
+check "  ... fsck is clean again: $(err)" [ $rc -eq 0 ]
 
 run imgctl import treeb --ref local/b --repo $R; DB=$(cat /tmp/out)
 check "import of a second tree: $(err)" [ $rc -eq 0 ]
