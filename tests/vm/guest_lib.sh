@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC2034
 # Sourced by a VM test's test.sh inside the VM (busybox ash, no bash): the checks of
 # tests/integration/lib.sh. The host side (vm_lib.sh) copies it into the stage as lib.sh.
 passed=0; failed=0

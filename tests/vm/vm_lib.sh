@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the host side of a VM test: makes the stage directory $S (it becomes /disk in the
 # VM, with tests/vm/guest_lib.sh as lib.sh), and run_vm boots the VM on it, prints the output
 # and succeeds only when the guest's test.sh reported "N passed, 0 failed" with N > 0.
