@@ -61,6 +61,11 @@ check "  ... reading the tampered file gives EIO" eio c.bin
 check "  ... the kernel says why" kernel_says "has the wrong fs-verity digest"
 check "  ... intact files still read" cmp tree/a.bin $M/a.bin
 um
+check "the same through a loop device and legacy overlay options" mnt img.cfs $M --basedir tampered --verity require --loop --legacy-overlay
+check "  ... with verity=require" has_verity_require $M
+check "  ... reading the tampered file gives EIO" eio c.bin
+check "  ... intact files still read" cmp tree/sub/d.bin $M/sub/d.bin
+um
 check "control: with --verity off the tampered bytes are served" mnt img.cfs $M --basedir tampered --verity off
 check "  ... (they are)" cmp tampered/$C $M/c.bin
 um
