@@ -45,7 +45,10 @@ Result<bool> enable_verity(int ro_fd) {
     arg.block_size = 4096;
     if (::ioctl(ro_fd, FS_IOC_ENABLE_VERITY, &arg) == 0) return true;
     if (errno == EEXIST) return true;
-    if (is_unsupported(errno)) return false;
+    // EINVAL: the file system has fs-verity but cannot build 4096-byte Merkle blocks (ext4 with
+    // 1 KiB blocks: the Merkle block may not be larger than the file system block). Our
+    // arguments are fixed, so for the store this is the same as having no fs-verity.
+    if (is_unsupported(errno) || errno == EINVAL) return false;
     return errno_error(errno, "enabling fs-verity");
 }
 

@@ -17,8 +17,9 @@
 namespace imgctl::store::detail {
 
 /// Enables fs-verity (SHA-256, 4 KiB blocks, no salt) on `ro_fd`, which must be the only open
-/// descriptor of the file and read-only. Returns false when the file system lacks fs-verity,
-/// true when enabled (or already enabled), an error otherwise.
+/// descriptor of the file and read-only. Returns false when the file system lacks fs-verity
+/// or cannot use 4096-byte Merkle blocks (EINVAL, e.g. ext4 with 1 KiB blocks), true when
+/// enabled (or already enabled), an error otherwise.
 Result<bool> enable_verity(int ro_fd);
 
 /// The fs-verity digest as measured by the kernel, or nullopt when verity is not enabled on the

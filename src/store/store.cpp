@@ -107,7 +107,7 @@ Result<Store> Store::init(const std::string& path, VerityPolicy verity) {
     if (!supported) return ctx(std::move(supported).error());
     if (verity == VerityPolicy::Require && !*supported)
         return ctx(make_error(ENOTSUP, "verity 'require' asked for, but the file system of '{}' does not support "
-                                       "fs-verity (use --verity optional)", probe_dir));
+                                       "fs-verity with 4096-byte blocks (use --verity optional)", probe_dir));
     if (!exists && ::mkdir(path.c_str(), 0755) < 0) return ctx(errno_error(errno, "creating the directory"));
     auto root = open_at(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
     if (!root) return ctx(std::move(root).error());

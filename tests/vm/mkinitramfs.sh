@@ -8,7 +8,7 @@ MD=$KROOT/lib/modules/$KV
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 mkdir -p "$W"/{bin,sbin,dev,proc,sys,etc,lib/modules,disk,tmp,run,mnt}
 cp /bin/busybox "$W/bin/busybox"
-for a in sh mount umount mkdir cat echo grep sed head tail ls cp rm mv dd find sync poweroff insmod stat od sha256sum printf seq wc xargs sleep chmod ln tr cut hexdump; do
+for a in sh mount umount mkdir cat echo grep sed head tail ls cp rm mv dd find sync poweroff insmod stat od sha256sum printf seq wc xargs sleep chmod ln tr cut hexdump cmp dmesg; do
   ln -sf busybox "$W/bin/$a"
 done
 copy_with_libs() {
