@@ -118,6 +118,7 @@ public:
     std::string objects_path() const { return path_ + "/objects"; }
 
     /// Stores an EROFS image under images/<its fs-verity digest> and returns that digest.
+    /// Commits a pending object batch first, so an image never lands before its objects.
     Result<crypto::Digest> put_image(std::span<const std::byte> image);
     /// Opens images/<hex> after checking the measured digest equals the name (EBADMSG if not).
     Result<UniqueFd> open_image(const crypto::Digest& d) const;
