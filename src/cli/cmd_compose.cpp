@@ -5,6 +5,7 @@
 #include <libgen.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <string>
 
@@ -71,7 +72,7 @@ int parse_args(int argc, char** argv, Options& o) {
         {"skip-xattrs", no_argument, nullptr, kSkipX}, {"user-xattrs", no_argument, nullptr, kUserX},
         {"threads", required_argument, nullptr, kThreads}, {"strict", no_argument, nullptr, kStrict},
         {"keep-hardlinks", no_argument, nullptr, kKeepLinks}, {"write-dump", required_argument, nullptr, kWriteDump},
-        {}};
+        {"help", no_argument, nullptr, 'h'}, {}};
     opterr = 0;
     int opt;
     bool skip_xattrs = false, user_xattrs = false;
@@ -100,6 +101,7 @@ int parse_args(int argc, char** argv, Options& o) {
             case kStrict: o.strict = true; break;
             case kKeepLinks: o.scan.keep_hardlinks = true; break;
             case kWriteDump: o.write_dump = optarg; break;
+            case 'h': fmt::print("{}", kUsage); return kExitOk;  // reached when run as mkcomposefs
             default: return usage_error("compose", fmt::format("unknown option '{}'", argv[optind - 1]));
         }
     }
@@ -150,7 +152,11 @@ Result<void> write_file(const std::string& path, std::string_view data) {
 int run_compose(int argc, char** argv) {
     Options o;
     if (int rc = parse_args(argc, argv, o); rc >= 0) return rc;
+    using Clock = std::chrono::steady_clock;
+    auto secs = [](Clock::time_point a) { return std::chrono::duration<double>(Clock::now() - a).count(); };
+    auto t0 = Clock::now();
     auto tree = load_tree(o);
+    log_info("compose", "read '{}' in {:.3f} s", o.source, secs(t0));
     if (!tree) {
         log_error("cli", "{}", tree.error().message);
         return kExitFailure;
@@ -161,7 +167,9 @@ int run_compose(int argc, char** argv) {
             return kExitFailure;
         }
     }
+    auto t1 = Clock::now();
     auto img = composefs::write_erofs(*tree, o.erofs);
+    log_info("compose", "built the image in {:.3f} s", secs(t1));
     if (!img) {
         log_error("cli", "{}", img.error().message);
         return kExitFailure;
@@ -172,6 +180,7 @@ int run_compose(int argc, char** argv) {
             return kExitFailure;
         }
     }
+    log_info("compose", "done in {:.3f} s", secs(t0));
     if (o.print_digest || o.print_only) fmt::print("{}\n", img->fsverity.hex());
     return kExitOk;
 }

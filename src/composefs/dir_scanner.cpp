@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -28,48 +30,65 @@ struct FileJob {
     std::string path;
 };
 
+// Calls `get(buf, size)` (llistxattr/lgetxattr shaped) with a growing buffer: most entries
+// have few or no xattrs, so one call with a small buffer usually suffices.
+template <typename F>
+Result<std::string> read_sized(F get, const std::string& what) {
+    std::string buf(256, '\0');
+    for (;;) {
+        ssize_t n = get(buf.data(), buf.size());
+        if (n >= 0) {
+            buf.resize(n);
+            return buf;
+        }
+        if (errno != ERANGE) return errno_error(errno, what);
+        n = get(nullptr, 0);
+        if (n < 0) return errno_error(errno, what);
+        buf.resize(std::max<size_t>(n, buf.size() * 2));
+    }
+}
+
 Result<std::vector<Xattr>> read_xattrs(const std::string& path, XattrMode mode) {
     std::vector<Xattr> out;
     if (mode == XattrMode::None) return out;
-    std::string names;
-    for (;;) {
-        ssize_t n = ::llistxattr(path.c_str(), nullptr, 0);
-        if (n < 0) {
-            if (errno == ENOTSUP) return out;
-            return errno_error(errno, fmt::format("listing xattrs of '{}'", path));
-        }
-        names.resize(n);
-        n = ::llistxattr(path.c_str(), names.data(), names.size());
-        if (n >= 0) {
-            names.resize(n);
-            break;
-        }
-        if (errno != ERANGE) return errno_error(errno, fmt::format("listing xattrs of '{}'", path));
+    auto names = read_sized([&](char* b, size_t n) { return ::llistxattr(path.c_str(), b, n); },
+                            fmt::format("listing xattrs of '{}'", path));
+    if (!names) {
+        if (names.error().code == ENOTSUP) return out;
+        return std::move(names).error();
     }
-    for (size_t pos = 0; pos < names.size();) {
-        std::string name(names.c_str() + pos);
+    for (size_t pos = 0; pos < names->size();) {
+        std::string name(names->c_str() + pos);
         pos += name.size() + 1;
         if (name.empty()) continue;
         if (mode == XattrMode::User && !name.starts_with("user.")) continue;
-        std::string value;
-        for (;;) {
-            ssize_t n = ::lgetxattr(path.c_str(), name.c_str(), nullptr, 0);
-            if (n < 0) return errno_error(errno, fmt::format("reading xattr '{}' of '{}'", name, path));
-            value.resize(n);
-            n = ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
-            if (n >= 0) {
-                value.resize(n);
-                break;
-            }
-            if (errno != ERANGE) return errno_error(errno, fmt::format("reading xattr '{}' of '{}'", name, path));
-        }
-        if (name.size() > kMaxXattrNameLen || value.size() > kMaxXattrValueLen)
+        auto value = read_sized([&](char* b, size_t n) { return ::lgetxattr(path.c_str(), name.c_str(), b, n); },
+                                fmt::format("reading xattr '{}' of '{}'", name, path));
+        if (!value) return std::move(value).error();
+        if (name.size() > kMaxXattrNameLen || value->size() > kMaxXattrValueLen)
             return make_error(ERANGE, "xattr '{}' of '{}' is too long", name, path);
-        out.push_back(Xattr{std::move(name), std::move(value)});
+        out.push_back(Xattr{std::move(name), std::move(*value)});
     }
     if (xattr_budget(out) > kMaxXattrBudget)
         return make_error(E2BIG, "xattrs of '{}' exceed {} bytes", path, kMaxXattrBudget);
     return out;
+}
+
+// The fs-verity digest of `size` bytes of `fd`, read through one buffer per thread (the
+// scan runs one file per job, so small files must not pay for a fresh buffer each).
+Result<crypto::Digest> digest_fd(int fd, uint64_t size) {
+    thread_local std::vector<std::byte> buf(1 << 20);
+    crypto::FsVerityHasher h(size);
+    uint64_t off = 0;
+    while (off < size) {
+        size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - off));
+        auto n = pread_full(fd, std::span(buf.data(), want), static_cast<off_t>(off));
+        if (!n) return std::move(n).error();
+        if (*n != want) return make_error(EAGAIN, "file shrank while it was being hashed");
+        h.update(std::span<const std::byte>(buf.data(), want));
+        off += want;
+    }
+    return h.finish();
 }
 
 class Scanner {
@@ -82,8 +101,12 @@ public:
         if (!S_ISDIR(st.st_mode)) return make_error(ENOTDIR, "'{}' is not a directory", root_path);
         auto root = make_inode(root_path, st);
         if (!root) return std::move(root).error();
-        IMGCTL_TRY(scan_dir(root_path, **root));
-        IMGCTL_TRY(digest_files());
+        // Files are hashed (and stored) by the workers while the walk goes on.
+        start_workers();
+        auto walked = scan_dir(root_path, **root);
+        if (!walked) fail(std::move(walked).error());
+        finish_workers();
+        if (failed_) return std::move(first_error_);
         if (sink_) IMGCTL_TRY(sink_->finish());
         return Tree(std::move(*root));
     }
@@ -129,6 +152,7 @@ private:
         ::closedir(d);
         if (err) return errno_error(err, fmt::format("reading directory '{}'", path));
         for (auto& name : names) {
+            if (failed_) return {};  // a worker failed: run() reports its error
             std::string child_path = path + "/" + name;
             struct stat st;
             if (::lstat(child_path.c_str(), &st) < 0) return errno_error(errno, fmt::format("reading '{}'", child_path));
@@ -144,7 +168,7 @@ private:
             auto n = make_inode(child_path, st);
             if (!n) return std::move(n).error();
             if (opts_.keep_hardlinks && !S_ISDIR(st.st_mode) && st.st_nlink > 1) links_.emplace(std::pair(st.st_dev, st.st_ino), *n);
-            if (S_ISREG(st.st_mode) && st.st_size > 0) jobs_.push_back(FileJob{n->get(), child_path});
+            if (S_ISREG(st.st_mode) && st.st_size > 0) enqueue(FileJob{n->get(), child_path});
             Inode* raw = n->get();
             dir.children.emplace(std::move(name), std::move(*n));
             if (S_ISDIR(st.st_mode)) IMGCTL_TRY(scan_dir(child_path, *raw));
@@ -167,7 +191,7 @@ private:
             job.inode->content = std::move(content);
             return {};
         }
-        auto d = crypto::fsverity_digest_fd(fd->get(), 1);
+        auto d = digest_fd(fd->get(), job.inode->size);
         if (!d) return std::move(d).error().context(fmt::format("digest of '{}'", job.path));
         job.inode->fsverity = *d;
         job.inode->payload = DigestStore::object_path(*d);
@@ -175,37 +199,63 @@ private:
         return {};
     }
 
-    Result<void> digest_files() {
+    void fail(Error e) {
+        std::lock_guard lock(mu_);
+        if (!failed_.exchange(true)) first_error_ = std::move(e);
+        cv_.notify_all();
+    }
+
+    void enqueue(FileJob job) {
+        std::lock_guard lock(mu_);
+        queue_.push_back(std::move(job));
+        cv_.notify_one();
+    }
+
+    void worker() {
+        for (;;) {
+            FileJob job;
+            {
+                std::unique_lock lock(mu_);
+                cv_.wait(lock, [&] { return failed_ || walk_done_ || !queue_.empty(); });
+                if (failed_ || queue_.empty()) return;  // failed, or walk done and nothing left
+                job = std::move(queue_.front());
+                queue_.pop_front();
+            }
+            if (auto r = digest_one(job); !r) {
+                fail(std::move(r).error());
+                return;
+            }
+        }
+    }
+
+    void start_workers() {
         unsigned n = opts_.threads;
         if (n == 0) {
             cpu_set_t set;
             n = ::sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
         }
-        n = std::max(1u, std::min<unsigned>(n, static_cast<unsigned>(jobs_.size())));
-        std::atomic<size_t> next{0};
-        std::atomic<bool> failed{false};
-        std::mutex mu;
-        Error first;
-        auto worker = [&] {
-            for (size_t i; !failed && (i = next++) < jobs_.size();) {
-                auto r = digest_one(jobs_[i]);
-                if (!r) {
-                    std::lock_guard lock(mu);
-                    if (!failed.exchange(true)) first = std::move(r).error();
-                }
-            }
-        };
-        std::vector<std::thread> pool;
-        for (unsigned t = 1; t < n; ++t) pool.emplace_back(worker);
-        worker();
-        for (auto& t : pool) t.join();
-        if (failed) return first;
-        return {};
+        for (unsigned t = 0; t < std::max(1u, n); ++t) pool_.emplace_back([this] { worker(); });
+    }
+
+    void finish_workers() {
+        {
+            std::lock_guard lock(mu_);
+            walk_done_ = true;
+            cv_.notify_all();
+        }
+        for (auto& t : pool_) t.join();
+        pool_.clear();
     }
 
     const ScanOptions& opts_;
     ContentSink* sink_;
-    std::vector<FileJob> jobs_;
+    std::vector<std::thread> pool_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<FileJob> queue_;  // files waiting for a worker
+    bool walk_done_ = false;
+    std::atomic<bool> failed_{false};
+    Error first_error_;
     std::map<std::pair<dev_t, ino_t>, InodePtr> links_;
 };
 

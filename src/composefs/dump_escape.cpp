@@ -1,17 +1,12 @@
 #include "composefs/dump_escape.hpp"
 
+#include "base/hex.hpp"
+
 namespace imgctl::composefs {
 
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 }  // namespace
 
@@ -62,10 +57,9 @@ std::optional<std::string> unescape_field(std::string_view field) {
             case 't': out += '\t'; break;
             case 'x': {
                 if (i + 2 >= field.size()) return std::nullopt;  // needs two hex digits
-                int hi = hex_value(field[i + 1]);
-                int lo = hex_value(field[i + 2]);
-                if (hi < 0 || lo < 0) return std::nullopt;
-                out += static_cast<char>(hi << 4 | lo);
+                auto byte = from_hex(field.substr(i + 1, 2));
+                if (!byte) return std::nullopt;
+                out += static_cast<char>((*byte)[0]);
                 i += 2;
                 break;
             }

@@ -1,5 +1,6 @@
 #include "composefs/dump_parser.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <unordered_map>
 #include <vector>
@@ -33,15 +34,19 @@ private:
     Result<void> parse_line(std::string_view line);
     Result<void> add_entry(std::string_view path, InodePtr inode);
     Result<void> fill_inode(Inode& n, const std::vector<std::string_view>& f, size_t xattr_bytes);
+    Result<void> fill_data(Inode& n, uint64_t size, const std::vector<std::string_view>& f);
     Result<void> parse_xattrs(Inode& n, const std::vector<std::string_view>& f);
     Result<InodePtr> resolve(PendingLink& l);
     Result<InodePtr> lookup_target(const std::string& path);
+    Result<Inode*> parent_of(const std::vector<std::string>& parts);
 
     const DumpParseOptions& opts_;
     Tree tree_{InodePtr{}};
     size_t line_no_ = 0;
     std::vector<PendingLink> links_;
     std::unordered_map<std::string, size_t> link_index_;  // path -> links_ index
+    std::vector<std::string> last_parts_;  // components of the last parent directory found
+    Inode* last_parent_ = nullptr;
 };
 
 Error line_error(size_t line, int code, std::string_view what) {
@@ -169,6 +174,14 @@ Result<void> Parser::fill_inode(Inode& n, const std::vector<std::string_view>& f
         return make_error(EINVAL, "bad MTIME '{}'", mt);
     n.mtime_sec = negative ? -static_cast<int64_t>(usec) : static_cast<int64_t>(usec);
 
+    if (xattr_bytes > kMaxDumpXattrBytes) return make_error(E2BIG, "Too many xattrs");
+    IMGCTL_TRY(fill_data(n, size, f));
+    return parse_xattrs(n, f);
+}
+
+// PAYLOAD, CONTENT and DIGEST by file type.
+Result<void> Parser::fill_data(Inode& n, uint64_t size, const std::vector<std::string_view>& f) {
+    const uint32_t mode = n.mode;
     std::optional<std::string> payload, content;
     if (f.size() > 8 && f[8] != "-") {
         payload = unescape_field(f[8]);
@@ -183,8 +196,6 @@ Result<void> Parser::fill_inode(Inode& n, const std::vector<std::string_view>& f
         if (!d) return make_error(EINVAL, "bad DIGEST '{}'", f[10].substr(0, 80));
         if (S_ISREG(mode)) n.fsverity = *d;
     }
-    if (xattr_bytes > kMaxDumpXattrBytes) return make_error(E2BIG, "Too many xattrs");
-
     if (S_ISREG(mode)) {
         n.size = size;
         if (payload) {
@@ -207,7 +218,7 @@ Result<void> Parser::fill_inode(Inode& n, const std::vector<std::string_view>& f
         n.size = payload->size();
         n.symlink_target = std::move(*payload);
     }
-    return parse_xattrs(n, f);
+    return {};
 }
 
 Result<void> Parser::add_entry(std::string_view raw_path, InodePtr inode) {
@@ -219,15 +230,9 @@ Result<void> Parser::add_entry(std::string_view raw_path, InodePtr inode) {
         tree_.root() = std::move(inode);
         return {};
     }
-    if (!tree_.root()) return make_error(EINVAL, "the first line must be the root '/'");
-    Inode* cur = tree_.root().get();
-    for (size_t i = 0; i + 1 < parts->size(); ++i) {
-        auto it = cur->children.find((*parts)[i]);
-        if (it == cur->children.end()) return make_error(ENOENT, "parent of '{}' does not exist", join(*parts));
-        if (!it->second || !it->second->is_dir())
-            return make_error(ENOTDIR, "parent of '{}' is not a directory", join(*parts));
-        cur = it->second.get();
-    }
+    auto parent = parent_of(*parts);
+    if (!parent) return std::move(parent).error();
+    Inode* cur = *parent;
     const std::string& name = parts->back();
     if (cur->children.count(name)) return make_error(EEXIST, "'{}' is given twice", join(*parts));
     cur->children.emplace(name, std::move(inode));
@@ -251,17 +256,9 @@ Result<void> Parser::parse_line(std::string_view line) {
         if (l.path == l.target) return make_error(EINVAL, "hardlink '{}' points to itself", l.path);
         // Reserve the name now so that duplicates and children of it are refused.
         auto placeholder = Inode::make(S_IFREG);
-        auto parent_parts = *self;
-        parent_parts.pop_back();
-        Inode* parent = tree_.root().get();
-        if (!parent) return make_error(EINVAL, "the first line must be the root '/'");
-        for (const auto& p : parent_parts) {
-            auto it = parent->children.find(p);
-            if (it == parent->children.end()) return make_error(ENOENT, "parent of '{}' does not exist", l.path);
-            if (!it->second->is_dir())
-                return make_error(ENOTDIR, "parent of '{}' is not a directory", l.path);
-            parent = it->second.get();
-        }
+        auto found = parent_of(*self);
+        if (!found) return std::move(found).error();
+        Inode* parent = *found;
         if (parent->children.count(l.name)) return make_error(EEXIST, "'{}' is given twice", l.path);
         parent->children.emplace(l.name, placeholder);
         l.parent = parent;
@@ -272,6 +269,26 @@ Result<void> Parser::parse_line(std::string_view line) {
     auto inode = std::make_shared<Inode>();
     IMGCTL_TRY(fill_inode(*inode, f, xattr_bytes));
     return add_entry(f[0], std::move(inode));
+}
+
+// The directory holding the last of `parts`. Dumps list siblings together, so the last
+// parent found is remembered.
+Result<Inode*> Parser::parent_of(const std::vector<std::string>& parts) {
+    size_t n = parts.size() - 1;
+    if (last_parent_ && last_parts_.size() == n && std::equal(parts.begin(), parts.begin() + n, last_parts_.begin()))
+        return last_parent_;
+    Inode* cur = tree_.root().get();
+    if (!cur) return make_error(EINVAL, "the first line must be the root '/'");
+    for (size_t i = 0; i < n; ++i) {
+        auto it = cur->children.find(parts[i]);
+        if (it == cur->children.end()) return make_error(ENOENT, "parent of '{}' does not exist", join(parts));
+        if (!it->second || !it->second->is_dir())
+            return make_error(ENOTDIR, "parent of '{}' is not a directory", join(parts));
+        cur = it->second.get();
+    }
+    last_parts_.assign(parts.begin(), parts.begin() + n);
+    last_parent_ = cur;
+    return cur;
 }
 
 Result<InodePtr> Parser::lookup_target(const std::string& path) {

@@ -2,6 +2,7 @@
 // Internal to the EROFS writer: the flat, rewritten copy of the tree (FORMAT-NOTES §3) that the
 // layout pass (§5-§9) annotates and the serialisation pass turns into bytes.
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -68,12 +69,15 @@ struct Build {
     int64_t build_time = 0;
     uint32_t build_time_nsec = 0;
     std::vector<SharedXattr> shared;  // table order
+    std::vector<Xattr> shared_entries;  // storage of the table's entries
     uint32_t shared_size = 0;
     uint64_t inodes_end = 0;
     uint64_t data_start = 0;
     uint64_t total_size = 0;
 };
 
+/// "00".."ff": the names of the whiteout stubs of §8.
+const std::array<std::string, 256>& stub_names();
 /// The rewrite pass and BFS (§3): validates and flattens the tree.
 Result<Build> rewrite(const Tree& tree, const ErofsOptions& options);
 /// Xattr sharing, inode placement and data block addresses (§5-§9).

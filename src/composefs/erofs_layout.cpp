@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <span>
 #include <unordered_map>
 
 #include "composefs/erofs_build.hpp"
@@ -24,49 +25,69 @@ struct PairHash {
     }
 };
 
+struct PairInfo {
+    uint32_t count = 0;
+    uint32_t offset = 0;  // inside the shared table, when count > 1
+};
+
+// Per xattr of every node (in node order, then xattr order): its pair's info.
+struct Sharing {
+    std::unordered_map<PairKey, PairInfo, PairHash> pairs;
+    std::vector<PairInfo*> of;  // flat: node k's xattrs start at first[k]
+    std::vector<uint32_t> first;
+    std::span<PairInfo* const> node(size_t k) const { return {of.data() + first[k], of.data() + first[k + 1]}; }
+};
+
 // §7.3: a (name, value) pair on more than one inode goes to the shared table, ordered by name
 // descending, then longer value first, then value bytes descending.
-std::unordered_map<PairKey, uint32_t, PairHash> share_xattrs(Build& b) {
-    std::unordered_map<PairKey, uint32_t, PairHash> count;
-    for (const auto& n : b.nodes)
-        for (const auto& x : n.xattrs) ++count[PairKey{x.name, x.value}];
-    std::vector<const Xattr*> shared;
-    std::unordered_map<PairKey, uint32_t, PairHash> ids;  // key -> table index (later: id)
+Sharing share_xattrs(Build& b) {
+    Sharing s;
+    s.first.reserve(b.nodes.size() + 1);
     for (const auto& n : b.nodes) {
+        s.first.push_back(static_cast<uint32_t>(s.of.size()));
         for (const auto& x : n.xattrs) {
-            PairKey k{x.name, x.value};
-            if (count[k] > 1 && ids.emplace(k, 0).second) shared.push_back(&x);
+            PairInfo* info = &s.pairs[PairKey{x.name, x.value}];
+            ++info->count;
+            s.of.push_back(info);
         }
     }
-    std::sort(shared.begin(), shared.end(), [](const Xattr* a, const Xattr* c) {
-        if (a->name != c->name) return a->name > c->name;
-        if (a->value.size() != c->value.size()) return a->value.size() > c->value.size();
-        return std::memcmp(a->value.data(), c->value.data(), a->value.size()) > 0;
+    s.first.push_back(static_cast<uint32_t>(s.of.size()));
+    std::vector<std::pair<const PairKey*, PairInfo*>> shared;
+    for (auto& [k, info] : s.pairs)
+        if (info.count > 1) shared.emplace_back(&k, &info);
+    std::sort(shared.begin(), shared.end(), [](const auto& a, const auto& c) {
+        const PairKey& x = *a.first;
+        const PairKey& y = *c.first;
+        if (x.name != y.name) return x.name > y.name;
+        if (x.value.size() != y.value.size()) return x.value.size() > y.value.size();
+        return std::memcmp(x.value.data(), y.value.data(), x.value.size()) > 0;
     });
     uint32_t off = 0;
     b.shared.clear();
-    for (const Xattr* x : shared) {
-        b.shared.push_back(SharedXattr{x, off});
-        ids[PairKey{x->name, x->value}] = off;
-        off += xattr_entry_size(*x);
+    b.shared_entries.clear();
+    for (auto& [k, info] : shared) {
+        info->offset = off;
+        b.shared_entries.push_back(Xattr{std::string(k->name), std::string(k->value)});
+        off += xattr_entry_size(b.shared_entries.back());
     }
+    for (size_t i = 0; i < b.shared_entries.size(); ++i) b.shared.push_back(SharedXattr{&b.shared_entries[i], shared[i].second->offset});
     b.shared_size = off;
-    return ids;  // values: byte offsets inside the table
+    return s;
 }
 
 // Header size, xattr area, data layout and tail before placement.
-void size_node(Node& n, const Build& b, const std::unordered_map<PairKey, uint32_t, PairHash>& table) {
+void size_node(Node& n, const Build& b, std::span<PairInfo* const> pairs) {
     // Xattr area (§7.2): the first (up to 128) shared pairs become refs, the rest are inline.
     n.n_shared = 0;
     n.xattr_size = 0;
     if (!n.xattrs.empty()) {
         uint32_t x = 12;
-        for (const auto& xa : n.xattrs) {
-            if (n.n_shared < kMaxSharedRefs && table.count(PairKey{xa.name, xa.value})) {
+        for (size_t i = 0; i < n.xattrs.size(); ++i) {
+            if (n.n_shared < kMaxSharedRefs && pairs[i]->count > 1) {
                 ++n.n_shared;
                 x += 4;
             } else {
-                x += xattr_entry_size(xa);
+                x += xattr_entry_size(n.xattrs[i]);
             }
         }
         n.xattr_size = x;
@@ -123,10 +144,11 @@ uint64_t place(Node& n, uint64_t pos) {
 }  // namespace
 
 void layout(Build& b) {
-    auto table = share_xattrs(b);
+    Sharing sharing = share_xattrs(b);
     uint64_t pos = kInodeStart;
-    for (auto& n : b.nodes) {
-        size_node(n, b, table);
+    for (size_t k = 0; k < b.nodes.size(); ++k) {
+        Node& n = b.nodes[k];
+        size_node(n, b, sharing.node(k));
         pos = round_up(pos, kSlot);
         pos = place(n, pos);
         n.datalayout = n.external ? kChunkBased : (n.tail > 0 ? kFlatInline : kFlatPlain);
@@ -136,16 +158,17 @@ void layout(Build& b) {
     b.inodes_end = round_up(pos, kSlot);
     // Shared ids count 4-byte units from the start of block xattr_blkaddr.
     uint32_t base = static_cast<uint32_t>(b.inodes_end % kBlockSize);
-    for (auto& n : b.nodes) {
+    for (size_t k = 0; k < b.nodes.size(); ++k) {
+        Node& n = b.nodes[k];
         n.shared_ids.clear();
         n.is_ref.clear();
         if (n.n_shared == 0) continue;
         n.is_ref.resize(n.xattrs.size(), false);
         uint32_t left = n.n_shared;
+        auto pairs = sharing.node(k);
         for (size_t i = 0; i < n.xattrs.size() && left > 0; ++i) {
-            auto it = table.find(PairKey{n.xattrs[i].name, n.xattrs[i].value});
-            if (it == table.end()) continue;
-            n.shared_ids.push_back((base + it->second) / 4);
+            if (pairs[i]->count < 2) continue;
+            n.shared_ids.push_back((base + pairs[i]->offset) / 4);
             n.is_ref[i] = true;
             --left;
         }

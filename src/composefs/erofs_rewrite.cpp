@@ -15,17 +15,6 @@ constexpr std::string_view kTrustedOverlay = "trusted.overlay.";
 constexpr std::string_view kMetacopy = "trusted.overlay.metacopy";
 constexpr std::string_view kRedirect = "trusted.overlay.redirect";
 
-// "00".."ff": the names of the whiteout stubs of §8.
-const std::array<std::string, 256>& stub_names() {
-    static const std::array<std::string, 256> names = [] {
-        std::array<std::string, 256> n;
-        constexpr char kHex[] = "0123456789abcdef";
-        for (int i = 0; i < 256; ++i) n[i] = std::string{kHex[i >> 4], kHex[i & 15]};
-        return n;
-    }();
-    return names;
-}
-
 bool is_whiteout(const Inode& n) { return S_ISCHR(n.mode) && n.rdev == 0; }
 
 void set_xattr(std::vector<Xattr>& xs, std::string_view name, std::string value) {
@@ -124,6 +113,7 @@ public:
 private:
     Result<uint32_t> add_node(const Inode& n, std::string_view name, uint32_t parent);
     Result<void> expand_dir(uint32_t idx);
+    uint32_t add_stub();
 
     const Tree& tree_;
     Scan scan_;
@@ -190,6 +180,21 @@ Result<uint32_t> Rewriter::add_node(const Inode& n, std::string_view name, uint3
     return static_cast<uint32_t>(b_.nodes.size() - 1);
 }
 
+// §3.4/§8: a whiteout stub, chardev 0:0 with the root's owner, mtime and SELinux label.
+uint32_t Rewriter::add_stub() {
+    const Node& root = b_.nodes[0];
+    Node w;
+    w.mode = S_IFCHR | 0644;
+    w.uid = root.uid;
+    w.gid = root.gid;
+    w.mtime_sec = root.mtime_sec;
+    w.mtime_nsec = root.mtime_nsec;
+    for (const auto& x : root.xattrs)
+        if (x.name == "security.selinux") w.xattrs.push_back(x);
+    b_.nodes.push_back(std::move(w));
+    return static_cast<uint32_t>(b_.nodes.size() - 1);
+}
+
 Result<void> Rewriter::expand_dir(uint32_t idx) {
     const Inode* src = b_.nodes[idx].src;
     // Entries in sorted order first: node indices (BFS order) follow the sorted dirents,
@@ -230,17 +235,7 @@ Result<void> Rewriter::expand_dir(uint32_t idx) {
             continue;
         }
         if (!e.child) {
-            const Node& root = b_.nodes[0];
-            Node w;
-            w.mode = S_IFCHR | 0644;
-            w.uid = root.uid;
-            w.gid = root.gid;
-            w.mtime_sec = root.mtime_sec;
-            w.mtime_nsec = root.mtime_nsec;
-            for (const auto& x : root.xattrs)
-                if (x.name == "security.selinux") w.xattrs.push_back(x);
-            b_.nodes.push_back(std::move(w));
-            dirents.push_back(Dirent{e.name, static_cast<uint32_t>(b_.nodes.size() - 1), nullptr});
+            dirents.push_back(Dirent{e.name, add_stub(), nullptr});
             continue;
         }
         const InodePtr& child = *e.child;
@@ -307,6 +302,16 @@ Result<Build> Rewriter::run() {
 }
 
 }  // namespace
+
+const std::array<std::string, 256>& stub_names() {
+    static const std::array<std::string, 256> names = [] {
+        std::array<std::string, 256> n;
+        constexpr char kHex[] = "0123456789abcdef";
+        for (int i = 0; i < 256; ++i) n[i] = std::string{kHex[i >> 4], kHex[i & 15]};
+        return n;
+    }();
+    return names;
+}
 
 Result<Build> rewrite(const Tree& tree, const ErofsOptions& options) {
     if (options.min_version > kFormatVersionMax || options.min_version > options.max_version)

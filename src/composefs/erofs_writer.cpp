@@ -25,14 +25,8 @@ uint64_t erofs_dir_size(const Inode& dir, bool is_root) {
     names.push_back(".");
     names.push_back("..");
     for (const auto& [name, child] : dir.children) names.push_back(name);
-    static const std::vector<std::string> kStubs = [] {
-        std::vector<std::string> v;
-        constexpr char kHex[] = "0123456789abcdef";
-        for (int i = 0; i < 256; ++i) v.push_back(std::string{kHex[i >> 4], kHex[i & 15]});
-        return v;
-    }();
     if (is_root)
-        for (const auto& s : kStubs)
+        for (const auto& s : erofs::stub_names())
             if (!dir.children.count(s)) names.push_back(s);
     // Block packing depends on the order: sort as the image does (§4).
     std::sort(names.begin(), names.end());

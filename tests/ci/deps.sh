@@ -8,7 +8,7 @@ PACKAGES=(
   libostree-dev libglib2.0-dev libarchive-dev libzstd-dev zlib1g-dev nlohmann-json3-dev libxxhash-dev
   # real components the tests run against
   erofs-utils fsverity docker-registry skopeo umoci apache2-utils ostree openssl curl
-  python3 e2fsprogs util-linux attr acl kmod cpio xz-utils
+  python3 e2fsprogs util-linux attr acl kmod cpio xz-utils time
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,0 +1,69 @@
+#!/bin/bash
+# Benchmark of `imgctl compose` (not part of the default test suite):
+#   IMGCTL=build/src/cli/imgctl tests/bench/compose_bench.sh [SRC]      (SRC defaults to /usr)
+# 1. copies SRC (cp -a) to a temporary directory, then composes it
+#    a) hashing only (no store), b) with --digest-store into a fresh directory,
+# 2. composes the tree's dump (--write-dump of run a; >= 100k entries for /usr) without a store,
+# 3. composes the largest upstream vector (cs9-x86_64-developer.dump.gz), and that tree
+#    twice in one dump (128k entries),
+# and prints files/s, MB/s hashed, peak RSS, next to `openssl speed -evp sha256 -bytes 4096`
+# on the same machine in the same run (as ratios). Page cache is warm (the copy just ran).
+set -euo pipefail
+: "${IMGCTL:?IMGCTL must point to the imgctl binary}"
+SRC=${1:-/usr}
+HERE=$(cd "$(dirname "$0")" && pwd)
+SHARED=${IMGCTL_SHARED:-$HERE/../../../shared}
+THREADS=${THREADS:-$(nproc)}
+[ -x /usr/bin/time ] || { echo "needs /usr/bin/time (Debian package 'time')"; exit 1; }
+W=$(mktemp -d "${TMPDIR:-/var/tmp}/imgctl-bench.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+
+# run NAME CMD...: runs under /usr/bin/time -v, sets SECS and RSS_MB.
+run() {
+  local name=$1; shift
+  /usr/bin/time -v "$@" > "$W/$name.out" 2> "$W/$name.time" || { cat "$W/$name.time"; exit 1; }
+  SECS=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s}' "$W/$name.time")
+  RSS_MB=$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' "$W/$name.time")
+}
+cpu() { awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END {printf "CPU user %.2f s + sys %.2f s", u, s}' "$W/$1.time"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+
+echo "== machine: $(nproc) CPUs, compose threads: $THREADS"
+SHA_KBS=$(openssl speed -evp sha256 -bytes 4096 -seconds 3 2>/dev/null | awk '/^sha256/ {sub(/k$/, "", $2); print $2}')
+SHA_MBS=$(awk -v k="$SHA_KBS" 'BEGIN { printf "%.0f", k * 1000 / 1e6 }')
+echo "openssl speed -evp sha256 -bytes 4096: $SHA_MBS MB/s per core, $((SHA_MBS * THREADS)) MB/s on $THREADS threads"
+
+echo "== copying $SRC (cp -a) ..."
+start=$(date +%s.%N)
+cp -a "$SRC" "$W/src"
+echo "copy took $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s"
+ENTRIES=$(find "$W/src" | wc -l)
+FILES=$(find "$W/src" -type f | wc -l)
+HASH_BYTES=$(find "$W/src" -type f -size +64c -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f", s }')
+HASH_MB=$(awk -v b="$HASH_BYTES" 'BEGIN { printf "%.1f", b / 1e6 }')
+echo "$ENTRIES entries, $FILES regular files, $HASH_MB MB in files > 64 bytes (hashed)"
+
+run scan "$IMGCTL" compose --threads="$THREADS" --write-dump="$W/tree.dump" "$W/src" "$W/a.img"
+MBS=$(ratio "$HASH_MB" "$SECS")
+echo "-- a) compose DIR (hash only): ${SECS} s, $(cpu scan), $(ratio "$FILES" "$SECS") files/s, $MBS MB/s hashed, peak RSS $RSS_MB MB"
+echo "   hashing vs openssl sha256 on $THREADS threads: $(ratio "$MBS" "$((SHA_MBS * THREADS))")x (wall clock)"
+CPU_S=$(awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END {print u + s}' "$W/scan.time")
+echo "   per CPU-second: $(ratio "$HASH_MB" "$CPU_S") MB/s vs openssl $SHA_MBS MB/s per core: $(ratio "$(ratio "$HASH_MB" "$CPU_S")" "$SHA_MBS")x"
+
+run store "$IMGCTL" compose --threads="$THREADS" --digest-store="$W/store" "$W/src" "$W/b.img"
+echo "-- b) compose DIR --digest-store (hash + copy + syncfs): ${SECS} s, $(ratio "$FILES" "$SECS") files/s, $(ratio "$HASH_MB" "$SECS") MB/s, peak RSS $RSS_MB MB, $(find "$W/store" -type f | wc -l) objects"
+cmp -s "$W/a.img" "$W/b.img" || { echo "images of runs a and b differ"; exit 1; }
+
+DUMP_LINES=$(wc -l < "$W/tree.dump")
+run dump "$IMGCTL" compose --from-file "$W/tree.dump" "$W/c.img"
+echo "-- c) compose --from-file (its dump, $DUMP_LINES entries): ${SECS} s, $(cpu dump), $(ratio "$DUMP_LINES" "$SECS") entries/s, peak RSS $RSS_MB MB, image $(stat -c %s "$W/c.img") bytes"
+cmp -s "$W/a.img" "$W/c.img" || { echo "the image of the dump differs from the directory's"; exit 1; }
+
+gzip -dc "$SHARED/vectors/cs9-x86_64-developer.dump.gz" > "$W/cs9.dump"
+run cs9 "$IMGCTL" compose --print-digest --from-file "$W/cs9.dump" "$W/cs9.img"
+echo "-- d) compose --from-file cs9-x86_64-developer ($(wc -l < "$W/cs9.dump") entries): ${SECS} s, $(cpu cs9), peak RSS $RSS_MB MB, digest $(cat "$W/cs9.out")"
+# The same tree twice, under /a and /b: a reproducible dump of more than 100k entries.
+{ echo "/ 4096 40755 4 0 0 0 0.0 - - -"
+  for p in a b; do sed -e "s|^/ |/$p |; t" -e "s|^/|/$p/|" "$W/cs9.dump"; done; } > "$W/twice.dump"
+run twice "$IMGCTL" compose --from-file "$W/twice.dump" "$W/twice.img"
+echo "-- e) compose --from-file cs9-developer twice ($(wc -l < "$W/twice.dump") entries): ${SECS} s, $(cpu twice), peak RSS $RSS_MB MB"
