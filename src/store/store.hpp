@@ -43,6 +43,7 @@ public:
     Result<void> write(std::span<const std::byte> data);
     /// fsync, fs-verity enable when supported, link into objects/XX/…; EINVAL when fewer bytes
     /// than announced were written. Linking over an existing identical object is not an error.
+    /// In batch mode (Store::begin_batch) the object is only staged; commit_batch() links it.
     Result<crypto::Digest> commit();
 
 private:
