@@ -43,6 +43,7 @@ public:
     Result<void> write(std::span<const std::byte> data);
     /// fsync, fs-verity enable when supported, link into objects/XX/…; EINVAL when fewer bytes
     /// than announced were written. Linking over an existing identical object is not an error.
+    /// In batch mode (Store::begin_batch) the object is only staged; commit_batch() links it.
     Result<crypto::Digest> commit();
 
 private:
@@ -118,6 +119,7 @@ public:
     std::string objects_path() const { return path_ + "/objects"; }
 
     /// Stores an EROFS image under images/<its fs-verity digest> and returns that digest.
+    /// Commits a pending object batch first, so an image never lands before its objects.
     Result<crypto::Digest> put_image(std::span<const std::byte> image);
     /// Opens images/<hex> after checking the measured digest equals the name (EBADMSG if not).
     Result<UniqueFd> open_image(const crypto::Digest& d) const;

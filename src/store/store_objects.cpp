@@ -192,6 +192,8 @@ bool Store::has_image(const crypto::Digest& d) const { return is_regular_at(imag
 
 Result<crypto::Digest> Store::put_image(std::span<const std::byte> image) {
     IMGCTL_TRY(require_writer("storing an image"));
+    // The image's objects must be in place before the image is (fsck: no image without objects).
+    IMGCTL_TRY(commit_batch());
     crypto::Digest d = crypto::fsverity_digest(image);
     if (has_image(d)) return d;
     auto ctx = [&](Error e) { return std::move(e).context(fmt::format("storing image '{}'", d.hex())); };

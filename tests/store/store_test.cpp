@@ -187,8 +187,13 @@ TEST_F(StoreTest, BatchedObjectsAppearOnlyAfterCommit) {
     EXPECT_EQ(count_entries(repo_ + "/tmp"), 1u) << "same content staged once";
     auto img = s.put_image(bytes(std::string(500, 'i')));
     ASSERT_TRUE(img);
-    ASSERT_TRUE(s.set_ref("local/x", *img)) << "set_ref commits the batch first";
-    EXPECT_EQ(*read_file_at(s.objects_dir_fd(), Store::object_path(*d)), data);
+    EXPECT_EQ(*read_file_at(s.objects_dir_fd(), Store::object_path(*d)), data) << "put_image commits the batch";
+    EXPECT_EQ(count_entries(repo_ + "/tmp"), 0u);
+    s.begin_batch();
+    auto e = s.insert_object_bytes(bytes(std::string(3000, 'e')));
+    ASSERT_TRUE(e);
+    ASSERT_TRUE(s.set_ref("local/x", *img)) << "set_ref commits a batch too";
+    EXPECT_TRUE(s.has_object(*e));
     EXPECT_EQ(count_entries(repo_ + "/tmp"), 0u);
 }
 
