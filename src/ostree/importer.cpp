@@ -16,9 +16,8 @@ namespace {
 
 constexpr size_t kCopyChunk = 256 * 1024;
 
-// Puts the commit's external files into the store. Called from several reader threads: it
-// relies on Store's object insertion being reentrant (each call has its own O_TMPFILE in tmp/
-// and ends in linkat(), EEXIST meaning "already there"; no Store member changes).
+// Puts the commit's external files into the store. Called from several reader threads (Store's
+// object insertion is thread-safe, batch or not).
 class StoreSink : public ContentSink {
 public:
     explicit StoreSink(store::Store& store) : store_(store) {}
@@ -121,9 +120,19 @@ Result<ImportResult> import_commit(store::Store& store, const OstreeSource& give
     auto& [repo, commit] = *opened;
     log_debug("ostree", "{}: commit {} (version '{}')", what, commit.checksum, commit.version);
 
+    // Objects are staged and made durable with one syncfs() instead of an fsync each. After a
+    // failure the batch is committed too: what was already stored is reused by the next try
+    // (and gc removes it if there is none), and tmp/ keeps nothing.
+    store.begin_batch();
     StoreSink sink(store);
     auto tree = read_commit_tree(repo, commit, sink, opts.read);
-    if (!tree) return std::move(tree).error().context(what);
+    if (!tree) {
+        if (auto c = store.commit_batch(); !c)
+            log_debug("ostree", "storing the objects of a failed import: {}, ignoring", c.error().message);
+        return std::move(tree).error().context(what);
+    }
+    auto committed = store.commit_batch();
+    if (!committed) return std::move(committed).error().context(what + ": storing objects");
 
     auto image = composefs::write_erofs(tree->tree);
     if (!image) return std::move(image).error().context(what + ": writing the composefs image");
