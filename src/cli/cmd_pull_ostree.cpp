@@ -91,7 +91,7 @@ int run_pull_ostree(int argc, char** argv) {
 }
 
 const Command kPullOstree{"pull-ostree", "import an OSTree commit (internal; 'pull ostree:…' calls it)", kFullUsage,
-                          run_pull_ostree};
+                          run_pull_ostree, /*hidden=*/true};
 const CommandRegistrar kReg(kPullOstree);
 
 }  // namespace

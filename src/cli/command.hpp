@@ -15,6 +15,7 @@ struct Command {
     std::string_view summary;  ///< one line for `imgctl --help`
     std::string_view usage;    ///< the full text for `imgctl VERB --help`
     int (*run)(int argc, char** argv);
+    bool hidden = false;       ///< internal verbs are left out of `imgctl --help`
 };
 
 /// All registered commands, sorted by name.

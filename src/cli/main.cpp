@@ -20,7 +20,8 @@ namespace {
 void print_help() {
     fmt::print("Usage: imgctl [-v] [--log SPEC] VERB [OPTIONS...]\n\n"
                "Manage image-based Linux hosts on composefs.\n\nVerbs:\n");
-    for (auto* c : cli::commands()) fmt::print("  {:<12} {}\n", c->name, c->summary);
+    for (auto* c : cli::commands())
+        if (!c->hidden) fmt::print("  {:<12} {}\n", c->name, c->summary);
     fmt::print("\nOptions:\n"
                "  -v, --verbose   more log output (repeat for more)\n"
                "      --log SPEC  log levels, e.g. 'debug' or 'info,oci=trace' (also $IMGCTL_LOG)\n"
