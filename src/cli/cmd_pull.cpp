@@ -29,8 +29,10 @@ constexpr std::string_view kUsage =
     "  --insecure-registry HOST  reach HOST[:PORT] over plain HTTP (repeatable; for test registries)\n"
     "  --authfile FILE           the only auth.json to use (default: see docs/oci.md)\n"
     "  --jobs N                  layers downloaded at once (default 3)\n"
-    "  --quiet                   no progress bar\n"
-    "Settings: /etc/imgctl/registries.conf (or $IMGCTL_REGISTRIES_CONF), docs/oci.md.\n";
+    "  --quiet                   no progress bar\n";
+
+const std::string kFullUsage = std::string(kUsage) + std::string(kRepoUsage) +
+                               "Settings: /etc/imgctl/registries.conf (or $IMGCTL_REGISTRIES_CONF), docs/oci.md.\n";
 
 // The composefs image of the pulled tree: the mkcomposefs-compatible writer, stored by digest.
 Result<crypto::Digest> write_image(const composefs::Tree& tree, store::Store& st) {
@@ -148,7 +150,7 @@ int run_pull(int argc, char** argv) {
     return kExitOk;
 }
 
-const Command kPull{"pull", "fetch an OCI image into the store", kUsage, run_pull};
+const Command kPull{"pull", "fetch an OCI image into the store", kFullUsage, run_pull};
 const CommandRegistrar kReg(kPull);
 
 }  // namespace
