@@ -11,6 +11,7 @@
 
 #include "base/mapped_file.hpp"
 #include "composefs/erofs_image.hpp"
+#include "composefs/limits.hpp"
 
 namespace imgctl::composefs {
 
@@ -36,19 +37,6 @@ Error in_image(Error e, std::string_view name) { return std::move(e).context(fmt
 
 std::string display_path(const std::string& p) { return p.empty() ? "/" : p; }
 
-// The dirent file_type the writer derives from an inode's mode (FORMAT-NOTES §6).
-uint8_t file_type_of(uint32_t mode) {
-    switch (mode & S_IFMT) {
-        case S_IFREG: return 1;
-        case S_IFDIR: return 2;
-        case S_IFCHR: return 3;
-        case S_IFBLK: return 4;
-        case S_IFIFO: return 5;
-        case S_IFSOCK: return 6;
-        case S_IFLNK: return 7;
-        default: return 0;
-    }
-}
 
 bool is_stub(const RawInode& ino) { return S_ISCHR(ino.mode) && ino.i_u == 0; }
 
@@ -85,7 +73,7 @@ Result<void> walk(const ErofsImage& img, const RawInode& root, Fn&& fn) {
             if (auto c = img.charge(path.size()); !c) return ctx(std::move(c).error());
             auto child = img.inode(e.nid);
             if (!child) return ctx(std::move(child).error());
-            if (e.file_type != file_type_of(child->mode))
+            if (e.file_type != dirent_file_type(child->mode))
                 return ctx(make_error(EINVAL, "entry type {} does not match the mode 0{:o} of nid {}", e.file_type,
                                       child->mode, e.nid));
             bool primary = child->i_ino == next_ino;

@@ -5,6 +5,7 @@
 #include <xxhash.h>
 
 #include "composefs/erofs_build.hpp"
+#include "composefs/limits.hpp"
 
 namespace imgctl::composefs::erofs {
 
@@ -19,18 +20,6 @@ void put16(uint8_t* p, uint16_t v) { p[0] = v & 0xff; p[1] = v >> 8; }
 void put32(uint8_t* p, uint32_t v) { for (int i = 0; i < 4; ++i) p[i] = (v >> (8 * i)) & 0xff; }
 void put64(uint8_t* p, uint64_t v) { for (int i = 0; i < 8; ++i) p[i] = (v >> (8 * i)) & 0xff; }
 
-uint8_t file_type(uint32_t mode) {
-    switch (mode & S_IFMT) {
-        case S_IFREG: return 1;
-        case S_IFDIR: return 2;
-        case S_IFCHR: return 3;
-        case S_IFBLK: return 4;
-        case S_IFIFO: return 5;
-        case S_IFSOCK: return 6;
-        case S_IFLNK: return 7;
-        default: return 0;
-    }
-}
 
 uint8_t* write_xattr_entry(uint8_t* p, const Xattr& x) {
     auto [index, suffix] = split_xattr_name(x.name);
@@ -51,7 +40,7 @@ void write_dirents(uint8_t* p, const Build& b, const Node& n, uint32_t begin, ui
         uint8_t* rec = p + 12 * (i - begin);
         put64(rec, t.pos / kSlot);
         put16(rec + 8, static_cast<uint16_t>(nameoff));
-        rec[10] = file_type(t.mode);
+        rec[10] = dirent_file_type(t.mode);
         std::memcpy(p + nameoff, d.name.data(), d.name.size());
         nameoff += static_cast<uint32_t>(d.name.size());
     }
