@@ -83,6 +83,8 @@ Result<std::vector<std::string>> path_components(std::string_view raw) {
     if (!p) return make_error(EINVAL, "bad escape in path '{}'", raw);
     std::string_view path = *p;
     if (path.empty() || path[0] != '/') return make_error(EINVAL, "path '{}' is not absolute", raw);
+    // A file name cannot hold NUL; the kernel and every C consumer would cut it there.
+    if (path.find('\0') != std::string_view::npos) return make_error(EINVAL, "path '{}' has a NUL byte", raw);
     std::vector<std::string> parts;
     if (path == "/") return parts;
     size_t pos = 1;
@@ -124,6 +126,7 @@ Result<void> Parser::parse_xattrs(Inode& n, const std::vector<std::string_view>&
         auto value = unescape_field(field.substr(eq + 1));
         if (!name || !value) return make_error(EINVAL, "bad escape in xattr '{}'", field.substr(0, 64));
         if (name->empty()) return make_error(EINVAL, "empty xattr name");
+        if (name->find('\0') != std::string::npos) return make_error(EINVAL, "xattr name with a NUL byte");
         if (name->size() > kMaxXattrNameLen)
             return make_error(ERANGE, "xattr name longer than {} bytes", kMaxXattrNameLen);
         if (value->size() > kMaxXattrValueLen)
@@ -200,6 +203,7 @@ Result<void> Parser::fill_data(Inode& n, uint64_t size, const std::vector<std::s
         n.size = size;
         if (payload) {
             if (payload->size() > kMaxPayloadLen) return make_error(ENAMETOOLONG, "PAYLOAD longer than {} bytes", kMaxPayloadLen);
+            if (payload->find('\0') != std::string::npos) return make_error(EINVAL, "PAYLOAD with a NUL byte");
             n.payload = std::move(*payload);
         }
         if (content) {
@@ -211,6 +215,7 @@ Result<void> Parser::fill_data(Inode& n, uint64_t size, const std::vector<std::s
         }
     } else if (S_ISLNK(mode)) {
         if (!payload || payload->empty()) return make_error(EINVAL, "symlink without a target");
+        if (payload->find('\0') != std::string::npos) return make_error(EINVAL, "symlink target with a NUL byte");
         if (payload->size() > kMaxSymlinkLen)
             return make_error(ENAMETOOLONG, "symlink target longer than {} bytes", kMaxSymlinkLen);
         if (opts_.strict && size != payload->size())

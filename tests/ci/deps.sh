@@ -9,6 +9,8 @@ PACKAGES=(
   # real components the tests run against
   erofs-utils fsverity docker-registry skopeo umoci apache2-utils ostree openssl curl
   python3 e2fsprogs util-linux attr acl kmod cpio xz-utils time
+  qemu-system-x86 busybox-static zstd
+  debootstrap  # tests/bench/pull_bench.sh builds a minbase root
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,0 +1,40 @@
+#include "cli/store_common.hpp"
+
+#include <sys/stat.h>
+
+#include "base/log.hpp"
+#include "cli/command.hpp"
+
+namespace imgctl::cli {
+
+bool parse_repo_option(int opt, const char* arg, RepoOptions& o) {
+    switch (opt) {
+        case kOptRepo: o.repo = arg; return true;
+        case kOptSysroot: o.sysroot = arg; return true;
+        case kOptNoWait: o.no_wait = true; return true;
+        default: return false;
+    }
+}
+
+std::string repo_path(const RepoOptions& o) {
+    if (!o.repo.empty()) return o.repo;
+    std::string sysroot = o.sysroot;
+    if (sysroot.empty()) {
+        struct stat st {};
+        sysroot = ::stat("/sysroot/imgctl", &st) == 0 ? "/sysroot" : "/";
+    }
+    if (sysroot.ends_with('/')) return sysroot + "imgctl";
+    return sysroot + "/imgctl";
+}
+
+Result<store::Store> open_store(const RepoOptions& o, store::LockMode mode) {
+    return store::Store::open(repo_path(o), mode, !o.no_wait,
+                              [](const std::string& msg) { log_warning("cli", "{}", msg); });
+}
+
+int fail(const Error& e) {
+    log_error("cli", "{}", e.message);
+    return kExitFailure;
+}
+
+}  // namespace imgctl::cli

@@ -1,0 +1,74 @@
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "base/result.hpp"
+#include "crypto/digest.hpp"
+#include "crypto/sha256.hpp"
+#include "oci/manifest.hpp"
+
+namespace imgctl::oci {
+
+/// A pull-style stream of bytes. read() returns 0 at the end.
+class ByteSource {
+public:
+    virtual ~ByteSource() = default;
+    virtual Result<size_t> read(std::span<std::byte> out) = 0;
+};
+
+/// Reads a file descriptor from its current offset (borrowed, not closed).
+class FdSource : public ByteSource {
+public:
+    explicit FdSource(int fd) : fd_(fd) {}
+    Result<size_t> read(std::span<std::byte> out) override;
+
+private:
+    int fd_;
+};
+
+/// Reads a byte buffer (borrowed; it must outlive the source). For tests and small blobs.
+class BufferSource : public ByteSource {
+public:
+    explicit BufferSource(std::span<const std::byte> data) : data_(data) {}
+    Result<size_t> read(std::span<std::byte> out) override;
+
+private:
+    std::span<const std::byte> data_;
+    size_t pos_ = 0;
+};
+
+/// Decompresses a layer blob (gzip with any number of members; zstd with any number of frames,
+/// skippable frames skipped, so zstd:chunked reads as plain zstd; or uncompressed) and checks,
+/// once the end is reached, the SHA-256 of the compressed bytes and of the uncompressed tar
+/// against the expected digests (EBADMSG naming both on a mismatch).
+class LayerStream : public ByteSource {
+public:
+    LayerStream(ByteSource& raw, Compression c, std::optional<crypto::Digest> blob_digest,
+                std::optional<crypto::Digest> diff_id);
+    ~LayerStream() override;
+    LayerStream(const LayerStream&) = delete;
+    LayerStream& operator=(const LayerStream&) = delete;
+
+    Result<size_t> read(std::span<std::byte> out) override;
+    /// Reads (and decompresses) whatever the consumer left unread, then verifies the digests.
+    Result<void> finish();
+    uint64_t compressed_bytes() const { return compressed_bytes_; }
+
+private:
+    Result<size_t> fill_input();
+    struct Codec;
+    ByteSource& raw_;
+    Compression compression_;
+    std::optional<crypto::Digest> blob_digest_, diff_id_;
+    crypto::Sha256 blob_hash_, diff_hash_;
+    std::unique_ptr<Codec> codec_;
+    std::unique_ptr<std::byte[]> in_;
+    size_t in_pos_ = 0, in_len_ = 0;
+    bool raw_eof_ = false, done_ = false;
+    uint64_t compressed_bytes_ = 0;
+};
+
+}  // namespace imgctl::oci

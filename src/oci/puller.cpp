@@ -1,0 +1,322 @@
+#include "oci/puller.hpp"
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <functional>
+#include <ctime>
+#include <map>
+#include <set>
+#include <future>
+#include <semaphore>
+
+#include <nlohmann/json.hpp>
+
+#include "base/log.hpp"
+#include "base/progress.hpp"
+#include "oci/layer_record.hpp"
+#include "oci/store_sink.hpp"
+#include "crypto/sha256.hpp"
+#include "store/store.hpp"
+
+namespace imgctl::oci {
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::string_view kZstdChunkedChecksum = "io.containers.zstd-chunked.manifest-checksum";
+
+std::optional<crypto::Digest> digest_of(const std::string& s) {
+    return s.size() == 71 ? crypto::Digest::from_hex(std::string_view(s).substr(7)) : std::nullopt;
+}
+
+void add_stats(LayerStats& t, const LayerStats& s) {
+    t.entries += s.entries;
+    t.objects += s.objects;
+    t.inline_files += s.inline_files;
+    t.whiteouts += s.whiteouts;
+    t.object_bytes += s.object_bytes;
+}
+
+std::string now_rfc3339() {
+    char buf[32];
+    time_t t = ::time(nullptr);
+    struct tm tm {};
+    gmtime_r(&t, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+struct Resolved {
+    FetchedManifest manifest;
+    Manifest parsed;
+    std::string config_text;
+    ImageConfig config;
+};
+
+// The manifest for the platform (through the index when the reference names one).
+Result<Resolved> resolve_manifest(ImageSource& src, const Platform& want) {
+    auto top = src.root_manifest();
+    if (!top) return std::move(top).error();
+    auto kind = classify_document(top->body, top->content_type);
+    if (!kind) return std::move(kind).error();
+    Resolved r;
+    if (*kind == DocumentKind::Index) {
+        auto idx = parse_index(top->body);
+        if (!idx) return std::move(idx).error();
+        auto pick = select_platform(*idx, want);
+        if (!pick) return std::move(pick).error();
+        auto m = src.manifest(*pick);
+        if (!m) return std::move(m).error();
+        auto k2 = classify_document(m->body, m->content_type);
+        if (!k2) return std::move(k2).error();
+        if (*k2 != DocumentKind::Manifest) return make_error(EPROTONOSUPPORT, "nested image indexes are not supported");
+        r.manifest = std::move(*m);
+    } else {
+        r.manifest = std::move(*top);
+    }
+    auto man = parse_manifest(r.manifest.body);
+    if (!man) return std::move(man).error();
+    r.parsed = std::move(*man);
+    return r;
+}
+
+// The config, checked against the manifest and the platform.
+Result<void> resolve_config(ImageSource& src, const Platform& want, Resolved& r) {
+    auto cfg_text = src.blob(r.parsed.config);
+    if (!cfg_text) return std::move(cfg_text).error().context("fetching the image config");
+    r.config_text = std::move(*cfg_text);
+    auto cfg = parse_config(r.config_text);
+    if (!cfg) return std::move(cfg).error();
+    r.config = std::move(*cfg);
+    if (r.config.diff_ids.size() != r.parsed.layers.size())
+        return make_error(EBADMSG, "the manifest has {} layers but the config lists {} diff_ids", r.parsed.layers.size(),
+                          r.config.diff_ids.size());
+    if (!r.config.os.empty() && r.config.os != want.os)
+        return make_error(EINVAL, "the image is for {}/{}, not {}", r.config.os, r.config.architecture, want.to_string());
+    return {};
+}
+
+Result<bool> is_up_to_date(store::Store& st, const std::string& ref_name, const std::string& manifest_digest,
+                           crypto::Digest& image) {
+    auto cur = st.resolve_ref(ref_name);
+    if (!cur) return false;
+    auto meta = st.read_image_meta(*cur);
+    if (!meta || !*meta) return false;
+    json j = json::parse(**meta, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("manifest") || j["manifest"] != manifest_digest) return false;
+    image = *cur;
+    return true;
+}
+
+std::string image_meta(const PullOptions& opts, const Reference& ref, const Resolved& r, const Platform& p,
+                       const std::vector<std::string>& records) {
+    json j = {{"source", opts.source.empty() ? ref.to_string() : opts.source},
+              {"reference", ref.to_string()},
+              {"created", now_rfc3339()},
+              {"manifest", r.manifest.digest},
+              {"config", r.parsed.config.digest},
+              {"platform", p.to_string()},
+              {"hardlinks", true}};
+    if (!r.config.created.empty()) j["image_created"] = r.config.created;
+    json layers = json::array();
+    for (size_t i = 0; i < r.parsed.layers.size(); ++i)
+        layers.push_back({{"digest", r.parsed.layers[i].digest}, {"record", records[i]}});
+    j["layers"] = std::move(layers);
+    for (const char* k : {"org.opencontainers.image.version", "version"}) {
+        auto it = r.config.labels.find(k);
+        if (it != r.config.labels.end()) {
+            j["version"] = it->second;
+            break;
+        }
+    }
+    return j.dump();
+}
+
+// Layers applied by earlier pulls: images/*.json list {"digest": blob, "record": sha256 of the
+// layer record blob}. A record is usable when every object it names is still in the store.
+struct CachedLayer {
+    std::string record;  ///< "sha256:<hex>" of the record blob
+    std::vector<LayerEntry> entries;
+};
+
+std::map<std::string, CachedLayer> load_cached_layers(store::Store& st, const Manifest& man) {
+    std::map<std::string, CachedLayer> out;
+    std::set<std::string> wanted;
+    for (const auto& l : man.layers) wanted.insert(l.digest);
+    auto images = st.list_images();
+    if (!images) return out;
+    for (const auto& img : *images) {
+        if (!img.meta) continue;
+        json j = json::parse(*img.meta, nullptr, false);
+        if (j.is_discarded() || !j.is_object() || !j.contains("layers") || !j["layers"].is_array()) continue;
+        for (const auto& l : j["layers"]) {
+            if (!l.is_object() || !l.contains("digest") || !l.contains("record") || !l["digest"].is_string() ||
+                !l["record"].is_string())
+                continue;
+            std::string d = l["digest"].get<std::string>();
+            auto rd = digest_of(l["record"].get<std::string>());
+            if (!wanted.count(d) || out.count(d) || !rd || !st.has_blob(*rd)) continue;
+            auto text = st.read_blob(*rd);
+            auto entries = text ? parse_layer_record(*text) : Result<std::vector<LayerEntry>>(text.error());
+            if (!entries) {
+                log_debug("oci", "layer record {} for {} unusable: {}, ignoring", rd->hex(), d, entries.error().message);
+                continue;
+            }
+            bool complete = std::all_of(entries->begin(), entries->end(), [&](const LayerEntry& e) {
+                return !e.node || !e.node->fsverity || st.has_object(*e.node->fsverity);
+            });
+            if (complete) out.emplace(d, CachedLayer{l["record"].get<std::string>(), std::move(*entries)});
+        }
+    }
+    return out;
+}
+
+// Fetches layer blobs: every one starts at once (registries) and a semaphore bounds the
+// connections; get(i) waits for layer i. Destroying it cancels the fetches not yet started and
+// waits for those running (members are destroyed in reverse order: the futures first).
+class LayerFetcher {
+public:
+    LayerFetcher(ImageSource& src, const std::vector<Descriptor>& layers, const std::set<std::string>& skip,
+                 unsigned connections, std::function<void(int64_t)> progress)
+        : slots_(std::clamp<unsigned>(connections, 1, 64)), progress_(std::move(progress)) {
+        for (const auto& l : layers) {
+            if (skip.count(l.digest)) {
+                futures_.emplace_back();  // applied from its record, never fetched
+                continue;
+            }
+            futures_.push_back(std::async(src.is_remote() ? std::launch::async : std::launch::deferred,
+                                          [this, &src, l]() -> Result<UniqueFd> {
+                                              slots_.acquire();
+                                              auto fd = cancel_ ? Result<UniqueFd>(make_error(ECANCELED, "cancelled"))
+                                                                : src.open_layer(l, progress_);
+                                              slots_.release();
+                                              return fd;
+                                          }));
+        }
+    }
+    ~LayerFetcher() { cancel_ = true; }
+    LayerFetcher(const LayerFetcher&) = delete;
+    LayerFetcher& operator=(const LayerFetcher&) = delete;
+    Result<UniqueFd> get(size_t i) { return futures_[i].get(); }
+
+private:
+    std::atomic<bool> cancel_{false};
+    std::counting_semaphore<64> slots_;
+    std::function<void(int64_t)> progress_;
+    std::vector<std::future<Result<UniqueFd>>> futures_;
+};
+
+// Streams one fetched layer into the tree, checks its digests, and stores its record.
+// Returns the record's "sha256:<hex>".
+Result<std::string> apply_fetched(store::Store& st, LayerApplier& applier, int fd, const Descriptor& l,
+                                  Compression comp, const std::string& diff_id, PullResult& res) {
+    FdSource raw(fd);
+    // zstd:chunked blobs (skopeo/containers-storage) decompress to the tar without its trailing
+    // record padding, so they never hash to the diff_id; the blob digest from the manifest
+    // authenticates them instead (docs/oci.md).
+    bool chunked = l.annotations.count(std::string(kZstdChunkedChecksum)) > 0;
+    LayerStream stream(raw, comp, digest_of(l.digest), chunked ? std::nullopt : digest_of(diff_id));
+    std::vector<LayerEntry> entries;
+    auto stats = applier.apply(stream, &entries);
+    auto fin = stream.finish();
+    // A damaged blob shows up as a tar or decompression error first: name the cause.
+    if (!fin) return std::move(fin).error();
+    if (!stats) return std::move(stats).error();
+    res.downloaded += stream.compressed_bytes();
+    add_stats(res.totals, *stats);
+    log_debug("oci", "layer {}: {} entries, {} objects", l.digest, stats->entries, stats->objects);
+    // Keep the layer's record so a later pull of an image sharing it skips the download.
+    std::string rec = serialize_layer_record(entries);
+    crypto::Digest rd = crypto::Sha256::of(rec);
+    IMGCTL_TRY(st.put_blob(rd, std::as_bytes(std::span(rec.data(), rec.size()))));
+    return "sha256:" + rd.hex();
+}
+
+// Layers (fetched in parallel, applied in order) -> one Tree. Fills res and records.
+Result<void> build_tree(store::Store& st, ImageSource& src, const Reference& ref, const PullOptions& opts,
+                        const Resolved& r, composefs::Tree& tree, PullResult& res, std::vector<std::string>& records) {
+    const auto& layers = r.parsed.layers;
+    std::vector<Compression> comp;
+    for (const auto& l : layers) {
+        auto c = layer_compression(l.media_type);
+        if (!c) return std::move(c).error().context(fmt::format("layer {}", l.digest));
+        comp.push_back(*c);
+    }
+    auto cached = load_cached_layers(st, r.parsed);
+    std::set<std::string> skip;
+    uint64_t total = 0;
+    for (const auto& l : layers) {
+        if (cached.count(l.digest)) skip.insert(l.digest);
+        else total += static_cast<uint64_t>(l.size);
+    }
+    std::optional<Progress> bar;
+    if (opts.show_progress && src.is_remote() && total > 0) bar.emplace(ref.to_string(), total);
+    LayerFetcher fetcher(src, layers, skip, opts.max_connections, [&bar](int64_t d) {
+        if (bar && d > 0) bar->add(static_cast<uint64_t>(d));
+    });
+    StoreSink sink(st);
+    LayerApplier applier(tree, sink);
+    for (size_t i = 0; i < layers.size(); ++i) {
+        const auto& l = layers[i];
+        auto ctx = [&](Error e) {
+            return std::move(e).context(fmt::format("layer {} of {} ({})", i + 1, layers.size(), l.digest));
+        };
+        if (auto c = cached.find(l.digest); c != cached.end()) {
+            auto stats = applier.apply_entries(c->second.entries);
+            if (!stats) return ctx(std::move(stats).error().context("applying the cached layer record"));
+            ++res.cached_layers;
+            add_stats(res.totals, *stats);
+            records.push_back(c->second.record);
+            continue;
+        }
+        auto fd = fetcher.get(i);
+        if (!fd) return ctx(std::move(fd).error());
+        auto rec = apply_fetched(st, applier, fd->get(), l, comp[i], r.config.diff_ids[i], res);
+        if (!rec) return ctx(std::move(rec).error());
+        records.push_back(std::move(*rec));
+    }
+    applier.finalize();
+    if (bar) bar->finish();
+    return {};
+}
+
+}  // namespace
+
+Result<PullResult> pull_image(store::Store& st, ImageSource& src, const Reference& ref, const PullOptions& opts,
+                              const ImageWriterFn& write_image) {
+    Platform want = opts.platform ? *opts.platform : host_platform();
+    PullResult res;
+    res.ref_name = opts.ref_name.empty() ? ref.store_ref_name() : opts.ref_name;
+
+    // 1. Manifest (through the index for the platform), checked by digest; done if the ref
+    //    already names an image of it; then the config, checked by digest.
+    auto r = resolve_manifest(src, want);
+    if (!r) return std::move(r).error();
+    res.manifest_digest = r->manifest.digest;
+    if (auto same = is_up_to_date(st, res.ref_name, res.manifest_digest, res.image); same && *same) {
+        res.up_to_date = true;
+        return res;
+    }
+    IMGCTL_TRY(resolve_config(src, want, *r));
+
+    // 2. Layers -> Tree, file contents -> objects.
+    composefs::Tree tree;
+    std::vector<std::string> records;  // per layer, "sha256:" of its record blob
+    IMGCTL_TRY(build_tree(st, src, ref, opts, *r, tree, res, records));
+
+    // 3. Image, provenance, ref.
+    auto image = write_image(tree, st);
+    if (!image) return std::move(image).error().context("writing the composefs image");
+    res.image = *image;
+    auto as_bytes = [](const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); };
+    IMGCTL_TRY(st.put_blob(*digest_of(r->manifest.digest), as_bytes(r->manifest.body)));
+    IMGCTL_TRY(st.put_blob(*digest_of(r->parsed.config.digest), as_bytes(r->config_text)));
+    IMGCTL_TRY(st.set_image_meta(res.image, image_meta(opts, ref, *r, want, records)));
+    IMGCTL_TRY(st.set_ref(res.ref_name, res.image));
+    return res;
+}
+
+}  // namespace imgctl::oci

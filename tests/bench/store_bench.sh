@@ -1,0 +1,63 @@
+#!/bin/bash
+# Store benchmark (not in the default suite): import a copy of a tree (default: the host /usr)
+# twice, then three versions that each change 5% of the files. Reports import MB/s next to
+# `cp -a` of the same tree in the same run, the second-import ratio, and store bytes / unique
+# content bytes (target <= 1.02).
+#   tests/bench/store_bench.sh [SRC]      (IMGCTL=path/to/imgctl, BENCH_DIR=where to work)
+set -euo pipefail
+SRC=${1:-/usr}
+IMGCTL=${IMGCTL:-$(dirname "$0")/../../build/src/cli/imgctl}
+W=$(mktemp -d "${BENCH_DIR:-/var/tmp}/imgctl-bench.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+command -v fsverity >/dev/null || { echo "fsverity (fsverity-utils) is needed" >&2; exit 1; }
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+mbps() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", n / 1048576 / t }'; }
+# Regular files of more than 64 bytes: what becomes objects (smaller ones are inline).
+content_files() { find "$1" -type f -size +64c -print0; }
+
+echo "== copying $SRC to the work directory (setup)"
+cp -a "$SRC" "$W/tree"
+sync
+files=$(find "$W/tree" -type f | wc -l)
+bytes=$(find "$W/tree" -type f -printf '%s\n' | awk '{s+=$1} END {printf "%.0f\n", s}')
+echo "tree: $files files, $bytes bytes ($(awk -v b="$bytes" 'BEGIN{printf "%.1f", b/1048576}') MiB)"
+
+"$IMGCTL" init --repo "$W/repo" >/dev/null
+t0=$(now); cp -a "$W/tree" "$W/copy"; sync; t1=$(now)
+cp_s=$(secs "$t0" "$t1"); rm -rf "$W/copy"; sync
+t0=$(now); d1=$("$IMGCTL" import "$W/tree" --ref bench/v1 --repo "$W/repo"); t1=$(now)
+imp_s=$(secs "$t0" "$t1")
+t0=$(now); d1b=$("$IMGCTL" import "$W/tree" --ref bench/v1-again --repo "$W/repo"); t1=$(now)
+imp2_s=$(secs "$t0" "$t1")
+[ "$d1" = "$d1b" ] || { echo "second import gave another digest" >&2; exit 1; }
+echo "cp -a + sync:        ${cp_s} s  ($(mbps "$bytes" "$cp_s") MB/s)"
+echo "import (first):      ${imp_s} s  ($(mbps "$bytes" "$imp_s") MB/s)"
+echo "import (second):     ${imp2_s} s  (first/second = $(awk -v a="$imp_s" -v b="$imp2_s" 'BEGIN{printf "%.1f", a/b}')x)"
+
+echo "== three versions, 5% of the content files changed each time"
+# Unique content, computed with the independent fsverity tool: distinct digests of content files.
+content_files "$W/tree" | xargs -0 -r fsverity digest | awk '{print $1}' > "$W/digests"
+content_files "$W/tree" | xargs -0 -r stat -c '%s' > "$W/sizes"
+paste -d' ' "$W/digests" "$W/sizes" > "$W/content"
+prev="$W/tree"
+for v in v2 v3; do
+  cp -al "$prev" "$W/$v"   # hardlinks: only the changed files take new space
+  content_files "$W/$v" | tr '\0' '\n' | awk 'NR % 20 == 7' > "$W/changed-$v"
+  while IFS= read -r f; do
+    s=$(stat -c %s "$f"); rm -f "$f"; head -c "$s" /dev/urandom > "$f"
+    echo "$(fsverity digest "$f" | awk '{print $1}') $s" >> "$W/content"
+  done < "$W/changed-$v"
+  t0=$(now); "$IMGCTL" import "$W/$v" --ref "bench/$v" --repo "$W/repo" >/dev/null; t1=$(now)
+  echo "import $v ($(wc -l < "$W/changed-$v") files changed): $(secs "$t0" "$t1") s"
+  prev="$W/$v"
+done
+unique=$(sort -u -k1,1 "$W/content" | awk '{s+=$2} END {printf "%.0f\n", s}')
+objects=$(find "$W/repo/objects" -type f -printf '%s\n' | awk '{s+=$1} END {printf "%.0f\n", s}')
+images=$(find "$W/repo/images" -type f -printf '%s\n' | awk '{s+=$1} END {printf "%.0f\n", s}')
+echo "unique content bytes:    $unique"
+echo "store objects bytes:     $objects  (ratio $(awk -v a="$objects" -v b="$unique" 'BEGIN{printf "%.4f", a/b}'))"
+echo "store objects+images:    $((objects + images))  (ratio $(awk -v a="$((objects + images))" -v b="$unique" 'BEGIN{printf "%.4f", a/b}'), target <= 1.02)"
+echo "store du -s:             $(du -sb "$W/repo" | cut -f1) bytes on disk ($(du -sh "$W/repo" | cut -f1))"
+t0=$(now); "$IMGCTL" fsck --repo "$W/repo" >/dev/null 2>&1; t1=$(now)
+echo "fsck of the whole store: $(secs "$t0" "$t1") s"

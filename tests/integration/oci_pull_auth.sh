@@ -1,0 +1,49 @@
+#!/bin/bash
+# imgctl pull with authentication against real registries: htpasswd (Basic) and token (Bearer,
+# tokenserver.py recipe): anonymous tokens, credentials from auth.json files, and 401 messages
+# that name the file used or say none was found.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/registry_lib.sh"
+need_tool htpasswd
+need_tool openssl
+export HOME=$WORK/home; unset REGISTRY_AUTH_FILE; mkdir -p "$HOME"
+"$IMGCTL" init --repo "$WORK/repo" >/dev/null
+free_port B; free_port T; free_port K
+htpasswd -Bbn imgctl s3cret > "$WORK/htpasswd"
+reg_start basic "$B" "auth: {htpasswd: {realm: imgctl-test, path: $WORK/htpasswd}}" || exit 1
+tok_start "$K" imgctl:s3cret || exit 1
+reg_start token "$T" "auth: {token: {realm: http://127.0.0.1:$K/token, service: imgctl-test-registry, issuer: imgctl-test-issuer, rootcertbundle: $TOK_CERT}}" || exit 1
+authjson() { printf '{"auths":{"%s":{"auth":"%s"}}}' "$1" "$(printf %s "$2" | base64 -w0)" > "$3"; }
+authjson "127.0.0.1:$B" imgctl:s3cret "$WORK/good.json"; authjson "127.0.0.1:$B" imgctl:wrong "$WORK/bad.json"
+authjson "127.0.0.1:$T" imgctl:s3cret "$WORK/tgood.json"; authjson "127.0.0.1:$T" imgctl:nope "$WORK/tbad.json"
+make_image "$WORK/src" t "$RANDOM$RANDOM"
+want=$("$IMGCTL" pull --repo "$WORK/repo" --quiet "oci:$WORK/src:t")
+for dest in "127.0.0.1:$B/private/app" "127.0.0.1:$T/private/app" "127.0.0.1:$T/public/app"; do
+  push "oci:$WORK/src:t" "docker://$dest:1" --dest-creds imgctl:s3cret || fail "push $dest"
+done
+pull() { "$IMGCTL" pull --repo "$WORK/repo" --quiet --insecure-registry "127.0.0.1:$B" --insecure-registry "127.0.0.1:$T" "$@"; }
+expect() {  # expect WHAT PATTERN ARGS...: the pull fails (exit 1) with PATTERN in its message
+  local what=$1 pat=$2 out; shift 2
+  out=$(pull "$@" 2>&1) && { fail "$what: succeeded"; return; }
+  [[ $out == *$pat* ]] && ok "$what: $out" || fail "$what: $out"
+}
+got() { local what=$1 d; shift; d=$(pull "$@") && [ "$d" = "$want" ] && ok "$what" || fail "$what ($d)"; }
+
+# Basic (htpasswd).
+expect "basic, no credentials" "401 Unauthorized: no credentials for '127.0.0.1:$B' were found (looked in $WORK/nothere.json)" \
+  --authfile "$WORK/nothere.json" "127.0.0.1:$B/private/app:1"
+expect "basic, default search names the files" "were found (looked in /etc/imgctl/auth.json, /run/containers/" "127.0.0.1:$B/private/app:1"
+expect "basic, wrong password" "the credentials for '127.0.0.1:$B' from '$WORK/bad.json' were rejected" --authfile "$WORK/bad.json" "127.0.0.1:$B/private/app:1"
+got "basic, --authfile" --authfile "$WORK/good.json" --ref local/basic "127.0.0.1:$B/private/app:1"
+REGISTRY_AUTH_FILE=$WORK/good.json got "basic, \$REGISTRY_AUTH_FILE" --ref local/basic2 "127.0.0.1:$B/private/app:1"
+mkdir -p "$HOME/.docker"; authjson "http://127.0.0.1:$B/v2/" imgctl:s3cret "$HOME/.docker/config.json"
+got "basic, ~/.docker/config.json (legacy URL key)" --ref local/basic3 "127.0.0.1:$B/private/app:1"
+rm -rf "$HOME/.docker"
+
+# Bearer tokens.
+got "bearer, anonymous token for public/*" --ref local/pub "127.0.0.1:$T/public/app:1"
+expect "bearer, private without credentials" "no credentials for '127.0.0.1:$T' were found" --authfile "$WORK/none.json" "127.0.0.1:$T/private/app:1"
+expect "bearer, wrong password" "refused the credentials from '$WORK/tbad.json'" --authfile "$WORK/tbad.json" "127.0.0.1:$T/private/app:1"
+got "bearer, with credentials" --authfile "$WORK/tgood.json" --ref local/priv "127.0.0.1:$T/private/app:1"
+grep -q 'account=imgctl\|GET /token?' "$WORK/token/log" && ok "token server was asked" || fail "token server log: $(cat "$WORK/token/log")"
+finish

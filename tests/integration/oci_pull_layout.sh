@@ -1,0 +1,48 @@
+#!/bin/bash
+# imgctl pull from oci: layouts and oci-archive: files: the mounted image equals umoci unpack;
+# image indexes pick the platform; tampered blobs and escaping tar entries are refused.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/registry_lib.sh"
+"$IMGCTL" init --repo "$WORK/repo" >/dev/null
+pull() { "$IMGCTL" pull --repo "$WORK/repo" --quiet "$@"; }
+L=$WORK/layout; s=$RANDOM$RANDOM
+make_image "$L" amd "$s" --arch amd64
+make_image "$L" arm "$s" --arch arm64
+make_image "$L" plain "$s-plain" --layer-format none
+python3 "$HERE/mkimage.py" "$L" multi --index amd arm >/dev/null
+
+for tag in amd plain; do
+  d=$(pull "oci:$L:$tag") && ok "oci:$tag pull" || fail "oci:$tag pull"
+  umoci unpack --image "$L:$tag" "$WORK/u-$tag" >/dev/null
+  check "oci:$tag: mounted image equals umoci unpack" mount_cmp "$WORK/repo" "$d" "$WORK/u-$tag/rootfs"
+done
+tar -C "$L" -cf "$WORK/a.tar" .
+check "oci-archive: gives the image of the same layout" test "$(pull "oci-archive:$WORK/a.tar:amd")" = "$(pull "oci:$L:amd")"
+check "archive staging is cleaned up" test -z "$(ls -A "$WORK/repo/tmp")"
+
+# An index: the host platform by default, --platform for another; an unknown one lists them.
+host=$(pull "oci:$L:multi"); arm=$(pull --platform linux/arm64 "oci:$L:multi")
+check "index: host platform = the amd64 image" test "$host" = "$(pull "oci:$L:amd")"
+check "index: --platform linux/arm64 = the arm64 image" test "$arm" = "$(pull "oci:$L:arm")"
+check "index: the two platforms differ" test "$host" != "$arm"
+out=$(pull --platform linux/s390x "oci:$L:multi" 2>&1); [[ $out == *"no manifest for platform linux/s390x"*"linux/amd64, linux/arm64"* ]] && ok "unknown platform: $out" || fail "unknown platform: $out"
+out=$(pull "oci:$L" 2>&1); [[ $out == *"holds 4 images"* ]] && ok "no tag: $out" || fail "no tag: $out"
+
+# Tampering: a layer blob that no longer matches its digest.
+cp -a "$L" "$WORK/bad"
+blob=$(python3 -c 'import json,sys; i=json.load(open(sys.argv[1]+"/index.json")); m=[x for x in i["manifests"] if x["annotations"]["org.opencontainers.image.ref.name"]=="plain"][0]; print(json.load(open(sys.argv[1]+"/blobs/sha256/"+m["digest"][7:]))["layers"][1]["digest"][7:])' "$WORK/bad")
+printf 'X' | dd of="$WORK/bad/blobs/sha256/$blob" bs=1 seek=700 conv=notrunc 2>/dev/null
+"$IMGCTL" init --repo "$WORK/fresh" >/dev/null  # (the good layers are known to $WORK/repo)
+out=$("$IMGCTL" pull --repo "$WORK/fresh" "oci:$WORK/bad:plain" 2>&1); [[ $out == *"layer 2 of 3"*"digest mismatch"* ]] && ok "tampered layer refused: $out" || fail "tampered: $out"
+
+# Escapes: '..', a write through a symlink, a hardlink out of the tree; nothing lands outside.
+i=0
+for case in '[{"name":"../escaped","data":"x"}]' \
+            '[{"name":"l","type":"symlink","target":"'"$WORK"'"},{"name":"l/escaped","data":"x"}]' \
+            '[{"name":"h","type":"hardlink","target":"../../etc/passwd"}]'; do
+  i=$((i + 1)); python3 "$HERE/mkimage.py" "$WORK/evil" "e$i" --raw-layer "$case" >/dev/null
+  out=$(pull "oci:$WORK/evil:e$i" 2>&1); rc=$?
+  [ $rc -eq 1 ] && [[ $out == *"layer 1 of 1"*"'"*"'"* ]] && ok "escape $i refused: $out" || fail "escape $i ($rc): $out"
+done
+check "nothing written outside the store" test ! -e "$WORK/escaped" -a ! -e "$WORK/../escaped"
+finish

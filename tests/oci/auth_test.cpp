@@ -1,0 +1,73 @@
+#include <gtest/gtest.h>
+
+#include "oci/auth.hpp"
+#include "oci/registry_config.hpp"
+
+namespace imgctl::oci {
+namespace {
+
+TEST(Auth, Base64RoundTrips) {
+    const char* cases[][2] = {{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"imgctl:s3cret", "aW1nY3RsOnMzY3JldA=="}};
+    for (auto& c : cases) {
+        EXPECT_EQ(base64_encode(c[0]), c[1]);
+        EXPECT_EQ(*base64_decode(c[1]), c[0]);
+    }
+    EXPECT_FALSE(base64_decode("Zm9v!"));
+    EXPECT_FALSE(base64_decode("Zg==Zg"));
+}
+
+TEST(Auth, ParsesChallenges) {
+    auto c = parse_challenge(
+        R"(Bearer realm="http://127.0.0.1:5003/token",service="imgctl-test-registry",scope="repository:test:pull,push")");
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_EQ(c->scheme, "bearer");
+    EXPECT_EQ(c->params["realm"], "http://127.0.0.1:5003/token");
+    EXPECT_EQ(c->params["service"], "imgctl-test-registry");
+    EXPECT_EQ(c->params["scope"], "repository:test:pull,push");
+    c = parse_challenge(R"(Basic realm="imgctl \"test\"", charset=UTF-8)");
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->scheme, "basic");
+    EXPECT_EQ(c->params["realm"], "imgctl \"test\"");
+    EXPECT_EQ(c->params["charset"], "UTF-8");
+    EXPECT_FALSE(parse_challenge(""));
+    EXPECT_FALSE(parse_challenge(R"(Bearer realm="unterminated)"));
+    EXPECT_FALSE(parse_challenge("Bearer realm"));
+}
+
+TEST(Auth, FindsCredentialsByMostSpecificKey) {
+    std::string doc = R"({"auths":{
+        "reg.io":{"auth":")" + base64_encode("host:pw") + R"("},
+        "reg.io/team":{"auth":")" + base64_encode("team:pw2") + R"("},
+        "https://index.docker.io/v1/":{"auth":")" + base64_encode("hub:pw3") + R"("},
+        "other.io":{"username":"u","password":"p"}}})";
+    auto c = find_credentials(doc, "reg.io", "team/os", "f.json");
+    ASSERT_TRUE(c && *c);
+    EXPECT_EQ((*c)->username, "team");
+    EXPECT_EQ((*c)->source, "f.json");
+    EXPECT_EQ((**find_credentials(doc, "reg.io", "teamx/os", "f")).username, "host");
+    EXPECT_EQ((**find_credentials(doc, "docker.io", "library/debian", "f")).username, "hub");
+    EXPECT_EQ((**find_credentials(doc, "other.io", "x", "f")).password, "p");
+    EXPECT_FALSE(*find_credentials(doc, "nothere.io", "x", "f"));
+    EXPECT_FALSE(*find_credentials(R"({"credsStore":"desktop"})", "reg.io", "x", "f"));
+    auto bad = find_credentials(R"({"auths":{"reg.io":{"auth":"bm9jb2xvbg=="}}})", "reg.io", "x", "f.json");
+    ASSERT_FALSE(bad);  // "nocolon"
+    EXPECT_NE(bad.error().message.find("f.json"), std::string::npos);
+    EXPECT_FALSE(find_credentials("not json", "reg.io", "x", "f"));
+}
+
+TEST(RegistriesConf, Parses) {
+    auto c = parse_registries_conf("# test registries\ndefault-registry = reg.example:5000\n"
+                                   "insecure-registry=127.0.0.1:5000  # local\ninsecure-registry = localhost\n",
+                                   "r.conf");
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_EQ(c->default_registry, "reg.example:5000");
+    EXPECT_EQ(c->insecure, (std::set<std::string>{"127.0.0.1:5000", "localhost"}));
+    auto bad = parse_registries_conf("\n\nunknown = x\n", "r.conf");
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.error().message.find("r.conf:3"), std::string::npos);
+    EXPECT_FALSE(parse_registries_conf("insecure-registry\n", "r"));
+    EXPECT_FALSE(parse_registries_conf("insecure-registry = http://x/y\n", "r"));
+}
+
+}  // namespace
+}  // namespace imgctl::oci
