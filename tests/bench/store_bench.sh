@@ -23,10 +23,11 @@ SHA_MBS=$(awk -v k="$SHA_KBS" 'BEGIN { printf "%.0f", k * 1000 / 1e6 }')
 echo "openssl speed -evp sha256 -bytes 4096: $SHA_MBS MB/s per core, $((SHA_MBS * $(nproc))) MB/s on $(nproc) CPUs"
 # timed NAME CMD...: runs under /usr/bin/time; CPU NAME prints "CPU user U s + sys S s" and sets CPU_S.
 timed() { local n=$1; shift; /usr/bin/time -f '%U %S' -o "$W/$n.time" "$@"; }
-cpu() { read -r u s < "$W/$1.time"; CPU_S=$(awk -v u="$u" -v s="$s" 'BEGIN { print u + s }'); echo "CPU user $u s + sys $s s"; }
-# rates BYTES WALL: MB/s wall and per CPU-second, each next to openssl's rate.
+cpu() { read -r u s < "$W/$1.time"; echo "CPU user $u s + sys $s s"; }
+# rates NAME BYTES WALL: MB/s wall and per CPU-second of run NAME, each next to openssl's rate.
 rates() {
-  awk -v b="$1" -v t="$2" -v c="$CPU_S" -v o="$SHA_MBS" -v n="$(nproc)" 'BEGIN {
+  local u s; read -r u s < "$W/$1.time"
+  awk -v b="$2" -v t="$3" -v c="$(awk -v u="$u" -v s="$s" 'BEGIN { print u + s }')" -v o="$SHA_MBS" -v n="$(nproc)" 'BEGIN {
     w = b / 1e6 / t; p = b / 1e6 / c
     printf "%.0f MB/s wall (%.2fx openssl on %d CPUs), %.0f MB/s per CPU-second (%.2fx openssl per core)", w, w / (o * n), n, p, p / o }'
 }
@@ -48,9 +49,9 @@ imp2_s=$(secs "$t0" "$t1")
 [ "$d1" = "$d1b" ] || { echo "second import gave another digest" >&2; exit 1; }
 echo "cp -a + sync:        ${cp_s} s  ($(mbps "$bytes" "$cp_s") MB/s)"
 echo "import (first):      ${imp_s} s  ($(mbps "$bytes" "$imp_s") MB/s), $(cpu imp1)"
-echo "   hashed files (> 64 bytes): $(rates "$hashed" "$imp_s")"
+echo "   hashed files (> 64 bytes): $(rates imp1 "$hashed" "$imp_s")"
 echo "import (second):     ${imp2_s} s  (first/second = $(awk -v a="$imp_s" -v b="$imp2_s" 'BEGIN{printf "%.1f", a/b}')x), $(cpu imp2)"
-echo "   hashed files (> 64 bytes): $(rates "$hashed" "$imp2_s")"
+echo "   hashed files (> 64 bytes): $(rates imp2 "$hashed" "$imp2_s")"
 
 echo "== three versions, 5% of the content files changed each time"
 # Unique content, computed with the independent fsverity tool: distinct digests of content files.
