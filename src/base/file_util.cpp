@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -61,6 +63,34 @@ Result<size_t> pread_full(int fd, std::span<std::byte> buf, off_t offset) {
         done += static_cast<size_t>(n);
     }
     return done;
+}
+
+Result<void> copy_file_content(int src, int dst, uint64_t size) {
+    if (size == 0) return {};
+    if (::ioctl(dst, FICLONE, src) == 0) return {};
+    loff_t in_off = 0, out_off = 0;
+    while (static_cast<uint64_t>(in_off) < size) {
+        ssize_t n = ::copy_file_range(src, &in_off, dst, &out_off, size - static_cast<uint64_t>(in_off), 0);
+        if (n > 0) continue;
+        if (n == 0) return make_error(EIO, "the file shrank while it was copied");
+        if (errno == EINTR) continue;
+        // Not supported between these files (another file system type, an old kernel): copy below.
+        if (in_off == 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP ||
+                            errno == EBADF))
+            break;
+        return errno_error(errno, "copy_file_range");
+    }
+    if (static_cast<uint64_t>(in_off) >= size) return {};
+    std::vector<std::byte> buf(std::min<uint64_t>(size, 1 << 20));
+    for (uint64_t off = 0; off < size;) {
+        auto n = pread_full(src, std::span(buf.data(), std::min<uint64_t>(buf.size(), size - off)),
+                            static_cast<off_t>(off));
+        if (!n) return std::move(n).error();
+        if (*n == 0) return make_error(EIO, "the file shrank while it was copied");
+        IMGCTL_TRY(pwrite_all(dst, std::span<const std::byte>(buf.data(), *n), static_cast<off_t>(off)));
+        off += *n;
+    }
+    return {};
 }
 
 Result<std::string> read_all(int fd) {

@@ -3,6 +3,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -24,6 +25,11 @@ Result<void> pwrite_all(int fd, std::span<const std::byte> data, off_t offset);
 
 /// Reads up to `buf.size()` bytes at `offset`, looping until EOF or full. Returns bytes read.
 Result<size_t> pread_full(int fd, std::span<std::byte> buf, off_t offset);
+
+/// Copies `size` bytes of `src` (from offset 0) to the start of `dst` (empty, writable):
+/// FICLONE (shared extents), else copy_file_range (in the kernel), else pread/write. EIO when
+/// `src` has fewer bytes. Neither file offset is used.
+Result<void> copy_file_content(int src, int dst, uint64_t size);
 
 /// Reads the whole file (from the current position to EOF).
 Result<std::string> read_all(int fd);

@@ -15,7 +15,9 @@ class ContentSink {
 public:
     virtual ~ContentSink() = default;
     /// Stores `size` bytes read from `fd` (positioned anywhere; read with offsets from 0)
-    /// whose fs-verity digest is `digest`. Storing content that is already there succeeds.
+    /// whose fs-verity digest is `digest` (computed by the caller from this descriptor, which
+    /// checks after store() returns that the file did not change: implementations need not
+    /// hash again). Storing content that is already there succeeds.
     virtual Result<void> store(int fd, uint64_t size, const crypto::Digest& digest) = 0;
     /// Called once after the last store(): make everything durable.
     virtual Result<void> finish() { return {}; }

@@ -1,49 +1,13 @@
 #include "composefs/digest_store.hpp"
 
 #include <fcntl.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <vector>
 
 #include "base/atomic_file.hpp"
 #include "base/file_util.hpp"
 
 namespace imgctl::composefs {
-
-namespace {
-
-// Copies `size` bytes of `src` (from offset 0) into `dst`: reflink, then in-kernel copy,
-// then plain read/write, the same fallback chain as mkcomposefs.
-Result<void> copy_content(int src, int dst, uint64_t size) {
-    if (::ioctl(dst, FICLONE, src) == 0) return {};
-    loff_t in_off = 0, out_off = 0;
-    while (static_cast<uint64_t>(in_off) < size) {
-        ssize_t n = ::copy_file_range(src, &in_off, dst, &out_off, size - in_off, 0);
-        if (n > 0) continue;
-        if (n == 0) return make_error(EIO, "file shrank while copying");
-        if (errno == EINTR) continue;
-        if (in_off == 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP ||
-                            errno == EBADF))
-            break;  // not supported here: read/write below
-        return errno_error(errno, "copy_file_range");
-    }
-    if (static_cast<uint64_t>(in_off) >= size) return {};
-    std::vector<std::byte> buf(1 << 20);
-    uint64_t off = 0;
-    while (off < size) {
-        auto n = pread_full(src, std::span(buf.data(), std::min<uint64_t>(buf.size(), size - off)), off);
-        if (!n) return std::move(n).error();
-        if (*n == 0) return make_error(EIO, "file shrank while copying");
-        IMGCTL_TRY(write_all(dst, std::span<const std::byte>(buf.data(), *n)));
-        off += *n;
-    }
-    return {};
-}
-
-}  // namespace
 
 Result<DigestStore> DigestStore::open(const std::string& dir) {
     if (::mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST)
@@ -67,7 +31,7 @@ Result<void> DigestStore::store(int fd, uint64_t size, const crypto::Digest& dig
         return ctx(errno_error(errno, "creating its directory"));
     auto f = AtomicFile::create_at(dir_.get(), rel, 0644, AtomicFile::Mode::NoReplace);
     if (!f) return ctx(std::move(f).error());
-    if (auto r = copy_content(fd, f->fd(), size); !r) return ctx(std::move(r).error());
+    if (auto r = copy_file_content(fd, f->fd(), size); !r) return ctx(std::move(r).error());
     auto r = f->commit(/*sync=*/false);
     if (!r && r.error().code != EEXIST) return ctx(std::move(r).error());  // EEXIST: another thread won
     return {};

@@ -24,35 +24,65 @@ namespace imgctl::composefs {
 
 namespace {
 
-// A regular file whose content is read by the worker threads.
+// Bytes read per call while hashing: large enough that syscalls are rare, small enough that
+// the block just copied from the page cache is still in L2 when SHA-256 reads it.
+constexpr size_t kReadChunk = 256 * 1024;
+// Files opened by the walk and waiting for a worker: bounds the open descriptors.
+constexpr size_t kMaxQueued = 256;
+
+// A regular file whose content is read by the worker threads, through the descriptor the walk
+// opened (one open per file). `dir` and `name` only build messages: `dir` lives in
+// Scanner::dir_paths_, `name` is the key of the file in its parent's children (stable nodes).
 struct FileJob {
-    Inode* inode;
-    std::string path;
+    Inode* inode = nullptr;
+    UniqueFd fd;
+    const std::string* dir = nullptr;
+    const std::string* name = nullptr;
+    struct timespec mtime {}, ctime {};  // as the walk saw them: a sink's copy is checked against them
+    std::string path() const { return *dir + "/" + *name; }
 };
 
-// Calls `get(buf, size)` (llistxattr/lgetxattr shaped) with a growing buffer: most entries
-// have few or no xattrs, so one call with a small buffer usually suffices.
-template <typename F>
-Result<std::string> read_sized(F get, const std::string& what) {
-    std::string buf(256, '\0');
+// Calls `get(buf, size)` (flistxattr/fgetxattr shaped) with a growing buffer: most entries
+// have few or no xattrs, so one call with a small buffer usually suffices. `what()` names the
+// operation, and is only called for an error.
+template <typename F, typename W>
+Result<std::string> read_sized(F get, W what) {
+    char small[256];
+    ssize_t n = get(small, sizeof small);
+    if (n >= 0) return std::string(small, static_cast<size_t>(n));
+    std::string buf;
     for (;;) {
-        ssize_t n = get(buf.data(), buf.size());
+        if (errno != ERANGE) return errno_error(errno, what());
+        n = get(nullptr, 0);
+        if (n < 0) return errno_error(errno, what());
+        buf.resize(std::max<size_t>(static_cast<size_t>(n), buf.size() * 2 + sizeof small));
+        n = get(buf.data(), buf.size());
         if (n >= 0) {
-            buf.resize(n);
+            buf.resize(static_cast<size_t>(n));
             return buf;
         }
-        if (errno != ERANGE) return errno_error(errno, what);
-        n = get(nullptr, 0);
-        if (n < 0) return errno_error(errno, what);
-        buf.resize(std::max<size_t>(n, buf.size() * 2));
     }
 }
 
-Result<std::vector<Xattr>> read_xattrs(const std::string& path, XattrMode mode) {
+// Where an entry's xattrs are read: its open descriptor, or (symlinks, devices, fifos: not
+// opened) its name in an open directory through /proc/self/fd, which needs no full path.
+struct XattrTarget {
+    int fd = -1;
+    std::string proc_path;
+    ssize_t list(char* b, size_t n) const {
+        return fd >= 0 ? ::flistxattr(fd, b, n) : ::llistxattr(proc_path.c_str(), b, n);
+    }
+    ssize_t get(const char* name, char* b, size_t n) const {
+        return fd >= 0 ? ::fgetxattr(fd, name, b, n) : ::lgetxattr(proc_path.c_str(), name, b, n);
+    }
+};
+
+template <typename P>
+Result<std::vector<Xattr>> read_xattrs(const XattrTarget& target, XattrMode mode, P path) {
     std::vector<Xattr> out;
     if (mode == XattrMode::None) return out;
-    auto names = read_sized([&](char* b, size_t n) { return ::llistxattr(path.c_str(), b, n); },
-                            fmt::format("listing xattrs of '{}'", path));
+    auto names = read_sized([&](char* b, size_t n) { return target.list(b, n); },
+                            [&] { return fmt::format("listing xattrs of '{}'", path()); });
     if (!names) {
         if (names.error().code == ENOTSUP) return out;
         return std::move(names).error();
@@ -62,33 +92,66 @@ Result<std::vector<Xattr>> read_xattrs(const std::string& path, XattrMode mode) 
         pos += name.size() + 1;
         if (name.empty()) continue;
         if (mode == XattrMode::User && !name.starts_with("user.")) continue;
-        auto value = read_sized([&](char* b, size_t n) { return ::lgetxattr(path.c_str(), name.c_str(), b, n); },
-                                fmt::format("reading xattr '{}' of '{}'", name, path));
+        auto value = read_sized([&](char* b, size_t n) { return target.get(name.c_str(), b, n); },
+                                [&] { return fmt::format("reading xattr '{}' of '{}'", name, path()); });
         if (!value) return std::move(value).error();
         if (name.size() > kMaxXattrNameLen || value->size() > kMaxXattrValueLen)
-            return make_error(ERANGE, "xattr '{}' of '{}' is too long", name, path);
+            return make_error(ERANGE, "xattr '{}' of '{}' is too long", name, path());
         out.push_back(Xattr{std::move(name), std::move(*value)});
     }
     if (xattr_budget(out) > kMaxXattrBudget)
-        return make_error(E2BIG, "xattrs of '{}' exceed {} bytes", path, kMaxXattrBudget);
+        return make_error(E2BIG, "xattrs of '{}' exceed {} bytes", path(), kMaxXattrBudget);
     return out;
 }
 
-// The fs-verity digest of `size` bytes of `fd`, read through one buffer per thread (the
+// Reads exactly `buf.size()` bytes at `off`; `at_end` asks for one byte more to see that the
+// file did not grow (the last chunk). Fails with EAGAIN when the size is not what the walk saw.
+Result<void> read_exact(int fd, std::span<std::byte> buf, uint64_t off, bool at_end) {
+    std::byte extra[1];
+    auto n = pread_full(fd, buf, static_cast<off_t>(off));
+    if (!n) return std::move(n).error();
+    if (*n == buf.size() && at_end) n = pread_full(fd, std::span(extra), static_cast<off_t>(off + buf.size()));
+    else if (*n == buf.size()) return {};
+    if (!n) return std::move(n).error();
+    if (*n != (at_end ? 0u : buf.size())) return make_error(EAGAIN, "the file changed size while it was read");
+    return {};
+}
+
+// The fs-verity digest of the `size` bytes of `fd`, read through one buffer per thread (the
 // scan runs one file per job, so small files must not pay for a fresh buffer each).
 Result<crypto::Digest> digest_fd(int fd, uint64_t size) {
-    thread_local std::vector<std::byte> buf(1 << 20);
+    thread_local std::vector<std::byte> buf(kReadChunk);
+    if (size > kReadChunk) (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);  // a hint only
     crypto::FsVerityHasher h(size);
-    uint64_t off = 0;
-    while (off < size) {
+    for (uint64_t off = 0; off < size;) {
         size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - off));
-        auto n = pread_full(fd, std::span(buf.data(), want), static_cast<off_t>(off));
-        if (!n) return std::move(n).error();
-        if (*n != want) return make_error(EAGAIN, "file shrank while it was being hashed");
+        IMGCTL_TRY(read_exact(fd, std::span(buf.data(), want), off, off + want == size));
         h.update(std::span<const std::byte>(buf.data(), want));
         off += want;
     }
     return h.finish();
+}
+
+// One directory entry as getdents64 reports it.
+struct DirEntry {
+    std::string name;
+    unsigned char type;
+};
+
+Result<std::vector<DirEntry>> read_entries(int dir_fd) {
+    std::vector<DirEntry> out;
+    alignas(8) char buf[32768];
+    for (;;) {
+        ssize_t n = ::getdents64(dir_fd, buf, sizeof buf);
+        if (n < 0) return errno_error(errno, "reading the directory");
+        if (n == 0) return out;
+        for (ssize_t pos = 0; pos < n;) {
+            auto* e = reinterpret_cast<struct dirent64*>(buf + pos);
+            pos += e->d_reclen;
+            std::string_view name = e->d_name;
+            if (name != "." && name != "..") out.push_back(DirEntry{std::string(name), e->d_type});
+        }
+    }
 }
 
 class Scanner {
@@ -99,11 +162,15 @@ public:
         struct stat st;
         if (::lstat(root_path.c_str(), &st) < 0) return errno_error(errno, fmt::format("reading '{}'", root_path));
         if (!S_ISDIR(st.st_mode)) return make_error(ENOTDIR, "'{}' is not a directory", root_path);
-        auto root = make_inode(root_path, st);
+        auto fd = open_at(AT_FDCWD, root_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+        if (!fd) return std::move(fd).error();
+        if (::fstat(fd->get(), &st) < 0) return errno_error(errno, fmt::format("reading '{}'", root_path));
+        const std::string& path = dir_paths_.emplace_back(root_path);
+        auto root = make_inode(st, XattrTarget{fd->get(), {}}, -1, path, [&] { return path; });
         if (!root) return std::move(root).error();
         // Files are hashed (and stored) by the workers while the walk goes on.
         start_workers();
-        auto walked = scan_dir(root_path, **root);
+        auto walked = scan_dir(fd->get(), path, **root);
         if (!walked) fail(std::move(walked).error());
         finish_workers();
         if (failed_) return std::move(first_error_);
@@ -112,7 +179,10 @@ public:
     }
 
 private:
-    Result<InodePtr> make_inode(const std::string& path, const struct stat& st) {
+    // `target` reads the xattrs; a symlink's target is read with readlinkat(dir_fd, name).
+    template <typename P>
+    Result<InodePtr> make_inode(const struct stat& st, const XattrTarget& target, int dir_fd,
+                                const std::string& name, P path) {
         auto n = Inode::make(st.st_mode);
         n->uid = st.st_uid;
         n->gid = st.st_gid;
@@ -124,78 +194,108 @@ private:
         if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) n->rdev = st.st_rdev;
         if (S_ISREG(st.st_mode)) n->size = st.st_size;
         if (S_ISLNK(st.st_mode)) {
-            std::string target(st.st_size + 1 > 1 ? st.st_size + 1 : 4096, '\0');
-            ssize_t len = ::readlink(path.c_str(), target.data(), target.size());
-            if (len < 0) return errno_error(errno, fmt::format("reading symlink '{}'", path));
-            if (static_cast<size_t>(len) >= target.size() || len == 0 || static_cast<size_t>(len) > kMaxSymlinkLen)
-                return make_error(ENAMETOOLONG, "symlink '{}' has an unsupported target length", path);
-            target.resize(len);
-            n->symlink_target = std::move(target);
+            std::string target_buf(st.st_size + 1 > 1 ? st.st_size + 1 : 4096, '\0');
+            ssize_t len = ::readlinkat(dir_fd, name.c_str(), target_buf.data(), target_buf.size());
+            if (len < 0) return errno_error(errno, fmt::format("reading symlink '{}'", path()));
+            if (static_cast<size_t>(len) >= target_buf.size() || len == 0 || static_cast<size_t>(len) > kMaxSymlinkLen)
+                return make_error(ENAMETOOLONG, "symlink '{}' has an unsupported target length", path());
+            target_buf.resize(len);
+            n->symlink_target = std::move(target_buf);
             n->size = n->symlink_target.size();
         }
-        auto x = read_xattrs(path, opts_.xattrs);
+        auto x = read_xattrs(target, opts_.xattrs, path);
         if (!x) return std::move(x).error();
         n->xattrs = std::move(*x);
         return n;
     }
 
-    Result<void> scan_dir(const std::string& path, Inode& dir) {
-        DIR* d = ::opendir(path.c_str());
-        if (!d) return errno_error(errno, fmt::format("opening directory '{}'", path));
-        std::vector<std::string> names;
-        errno = 0;
-        while (auto* e = ::readdir(d)) {
-            std::string_view n = e->d_name;
-            if (n != "." && n != "..") names.emplace_back(n);
+    // Opens an entry the walk reads through a descriptor (regular files, directories) and
+    // fstat()s it; other types (and a file that cannot be opened) get fstatat() and no fd.
+    Result<UniqueFd> open_entry(int dir_fd, const DirEntry& e, struct stat& st, const std::string& dir) {
+        int flags = e.type == DT_DIR ? O_RDONLY | O_DIRECTORY | O_NOFOLLOW
+                                     : O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
+        if (e.type == DT_REG || e.type == DT_DIR) {
+            int fd = ::openat(dir_fd, e.name.c_str(), flags | O_CLOEXEC);
+            if (fd >= 0) {
+                UniqueFd owned(fd);
+                if (::fstat(fd, &st) < 0) return errno_error(errno, fmt::format("reading '{}/{}'", dir, e.name));
+                if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) return owned;
+            }
         }
-        int err = errno;
-        ::closedir(d);
-        if (err) return errno_error(err, fmt::format("reading directory '{}'", path));
-        for (auto& name : names) {
+        if (::fstatat(dir_fd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0)
+            return errno_error(errno, fmt::format("reading '{}/{}'", dir, e.name));
+        if (S_ISDIR(st.st_mode) || (S_ISREG(st.st_mode) && st.st_size > 0)) {
+            auto fd = open_at(dir_fd, e.name, S_ISDIR(st.st_mode) ? O_RDONLY | O_DIRECTORY | O_NOFOLLOW
+                                                                     : O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+            if (!fd) return std::move(fd).error().context(fmt::format("opening '{}/{}'", dir, e.name));
+            return fd;
+        }
+        return UniqueFd();
+    }
+
+    Result<void> scan_dir(int dir_fd, const std::string& path, Inode& dir) {
+        auto entries = read_entries(dir_fd);
+        if (!entries) return std::move(entries).error().context(fmt::format("reading directory '{}'", path));
+        for (auto& e : *entries) {
             if (failed_) return {};  // a worker failed: run() reports its error
-            std::string child_path = path + "/" + name;
+            auto child_path = [&] { return path + "/" + e.name; };
             struct stat st;
-            if (::lstat(child_path.c_str(), &st) < 0) return errno_error(errno, fmt::format("reading '{}'", child_path));
+            auto fd = open_entry(dir_fd, e, st, path);
+            if (!fd) return std::move(fd).error();
             if (opts_.skip_devices && (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))) continue;
-            if (opts_.keep_hardlinks && !S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+            bool linked = opts_.keep_hardlinks && !S_ISDIR(st.st_mode) && st.st_nlink > 1;
+            if (linked) {
                 auto it = links_.find({st.st_dev, st.st_ino});
                 if (it != links_.end()) {
                     it->second->nlink += 1;
-                    dir.children.emplace(std::move(name), it->second);
+                    dir.children.emplace(std::move(e.name), it->second);
                     continue;
                 }
             }
-            auto n = make_inode(child_path, st);
+            XattrTarget target{fd->get(), {}};
+            if (!fd->is_valid()) target.proc_path = fmt::format("/proc/self/fd/{}/{}", dir_fd, e.name);
+            auto n = make_inode(st, target, dir_fd, e.name, child_path);
             if (!n) return std::move(n).error();
-            if (opts_.keep_hardlinks && !S_ISDIR(st.st_mode) && st.st_nlink > 1) links_.emplace(std::pair(st.st_dev, st.st_ino), *n);
-            if (S_ISREG(st.st_mode) && st.st_size > 0) enqueue(FileJob{n->get(), child_path});
+            if (linked) links_.emplace(std::pair(st.st_dev, st.st_ino), *n);
             Inode* raw = n->get();
-            dir.children.emplace(std::move(name), std::move(*n));
-            if (S_ISDIR(st.st_mode)) IMGCTL_TRY(scan_dir(child_path, *raw));
+            auto [it, inserted] = dir.children.emplace(std::move(e.name), std::move(*n));
+            if (S_ISREG(st.st_mode) && st.st_size > 0) {
+                enqueue(FileJob{raw, std::move(*fd), &path, &it->first, st.st_mtim, st.st_ctim});
+            } else if (S_ISDIR(st.st_mode)) {
+                const std::string& sub = dir_paths_.emplace_back(path + "/" + it->first);
+                IMGCTL_TRY(scan_dir(fd->get(), sub, *raw));
+            }
         }
         return {};
     }
 
     Result<void> digest_one(const FileJob& job) {
-        auto fd = open_at(AT_FDCWD, job.path, O_RDONLY | O_NOFOLLOW);
-        if (!fd) return std::move(fd).error();
-        struct stat st;
-        if (::fstat(fd->get(), &st) < 0) return errno_error(errno, fmt::format("reading '{}'", job.path));
-        if (static_cast<uint64_t>(st.st_size) != job.inode->size)
-            return make_error(EAGAIN, "'{}' changed size while scanning", job.path);
-        if (job.inode->size <= kRecommendedInline) {
-            std::string content(job.inode->size, '\0');
-            auto n = pread_full(fd->get(), std::as_writable_bytes(std::span(content.data(), content.size())), 0);
-            if (!n) return std::move(n).error();
-            if (*n != content.size()) return make_error(EAGAIN, "'{}' changed size while scanning", job.path);
+        uint64_t size = job.inode->size;
+        auto ctx = [&](Error e) { return std::move(e).context(fmt::format("reading '{}'", job.path())); };
+        if (size <= kRecommendedInline) {
+            std::string content(size, '\0');
+            if (auto r = read_exact(job.fd.get(), std::as_writable_bytes(std::span(content)), 0, true); !r)
+                return ctx(std::move(r).error());
             job.inode->content = std::move(content);
             return {};
         }
-        auto d = digest_fd(fd->get(), job.inode->size);
-        if (!d) return std::move(d).error().context(fmt::format("digest of '{}'", job.path));
+        auto d = digest_fd(job.fd.get(), size);
+        if (!d) return ctx(std::move(d).error());
         job.inode->fsverity = *d;
         job.inode->payload = DigestStore::object_path(*d);
-        if (sink_) return sink_->store(fd->get(), job.inode->size, *d);
+        if (sink_) {
+            if (auto r = sink_->store(job.fd.get(), size, *d); !r)
+                return std::move(r).error().context(fmt::format("storing '{}'", job.path()));
+            // The sink copied without hashing again: a write since the walk's fstat (which
+            // changes mtime or ctime) fails the scan before the batch is committed.
+            struct stat st;
+            if (::fstat(job.fd.get(), &st) < 0) return ctx(errno_error(errno, "fstat"));
+            auto same = [](const struct timespec& a, const struct timespec& b) {
+                return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+            };
+            if (static_cast<uint64_t>(st.st_size) != size || !same(st.st_mtim, job.mtime) || !same(st.st_ctim, job.ctime))
+                return make_error(EAGAIN, "'{}' changed while it was being stored", job.path());
+        }
         return {};
     }
 
@@ -203,10 +303,13 @@ private:
         std::lock_guard lock(mu_);
         if (!failed_.exchange(true)) first_error_ = std::move(e);
         cv_.notify_all();
+        space_cv_.notify_all();
     }
 
+    // Waits while kMaxQueued files are already open and waiting.
     void enqueue(FileJob job) {
-        std::lock_guard lock(mu_);
+        std::unique_lock lock(mu_);
+        space_cv_.wait(lock, [&] { return failed_ || queue_.size() < kMaxQueued; });
         queue_.push_back(std::move(job));
         cv_.notify_one();
     }
@@ -220,6 +323,7 @@ private:
                 if (failed_ || queue_.empty()) return;  // failed, or walk done and nothing left
                 job = std::move(queue_.front());
                 queue_.pop_front();
+                if (queue_.size() + 1 == kMaxQueued) space_cv_.notify_one();
             }
             if (auto r = digest_one(job); !r) {
                 fail(std::move(r).error());
@@ -245,17 +349,20 @@ private:
         }
         for (auto& t : pool_) t.join();
         pool_.clear();
+        queue_.clear();  // after a failure: closes the descriptors nobody read
     }
 
     const ScanOptions& opts_;
     ContentSink* sink_;
     std::vector<std::thread> pool_;
     std::mutex mu_;
-    std::condition_variable cv_;
-    std::deque<FileJob> queue_;  // files waiting for a worker
+    std::condition_variable cv_;        // workers: a job, the end of the walk, or a failure
+    std::condition_variable space_cv_;  // the walk: room in the queue, or a failure
+    std::deque<FileJob> queue_;         // files waiting for a worker
     bool walk_done_ = false;
     std::atomic<bool> failed_{false};
     Error first_error_;
+    std::deque<std::string> dir_paths_;  // every directory's path, for messages (stable addresses)
     std::map<std::pair<dev_t, ino_t>, InodePtr> links_;
 };
 

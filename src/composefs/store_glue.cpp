@@ -39,8 +39,9 @@ Result<std::vector<store::ObjectUse>> list_image_objects(int image_fd) {
 
 store::ImageObjectsFn image_objects() { return [](int fd) { return list_image_objects(fd); }; }
 
-Result<void> StoreSink::store(int fd, uint64_t /*size*/, const crypto::Digest& digest) {
-    auto d = store_.insert_object_fd(fd, digest);
+Result<void> StoreSink::store(int fd, uint64_t size, const crypto::Digest& digest) {
+    // The scanner hashed this very descriptor and checks afterwards that the file did not change.
+    auto d = store_.insert_object_fd_hashed(fd, size, digest);
     if (!d) return std::move(d).error();
     return {};
 }

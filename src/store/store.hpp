@@ -59,6 +59,7 @@ private:
     uint64_t written_ = 0;
     VerityPolicy verity_ = VerityPolicy::Optional;
     std::optional<crypto::Digest> expected_;  // set by insert_object_fd (source hashed first)
+    std::optional<crypto::Digest> hashed_;    // set by insert_object_fd_hashed: the name, not recomputed
 };
 
 /// One entry of images/.
@@ -107,6 +108,11 @@ public:
     /// The same when the caller already computed the content's digest (EAGAIN if the stored
     /// copy has another one: the file changed). Content already present costs one stat.
     Result<crypto::Digest> insert_object_fd(int fd, const crypto::Digest& expected);
+    /// For a caller that has just hashed the `size` bytes of `fd` itself and checks afterwards
+    /// that the file did not change (the directory import): copies the content (FICLONE, else
+    /// copy_file_range) without reading it into memory or hashing it again, and names it
+    /// `digest`. Content already present costs one stat.
+    Result<crypto::Digest> insert_object_fd_hashed(int fd, uint64_t size, const crypto::Digest& digest);
     Result<crypto::Digest> insert_object_bytes(std::span<const std::byte> data);
     Result<ObjectWriter> begin_object(uint64_t size);
     bool has_object(const crypto::Digest& d) const;

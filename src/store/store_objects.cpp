@@ -65,7 +65,7 @@ Result<void> ObjectWriter::write(std::span<const std::byte> data) {
 Result<crypto::Digest> ObjectWriter::commit() {
     if (!tmp_) return make_error(EINVAL, "object already committed");
     if (written_ != size_) return make_error(EINVAL, "object has {} bytes, {} were announced", written_, size_);
-    crypto::Digest d = hasher_.finish();
+    crypto::Digest d = hashed_ ? *hashed_ : hasher_.finish();
     if (expected_ && *expected_ != d)
         return make_error(EAGAIN, "file changed while it was being stored (digest {} then {})", expected_->hex(),
                           d.hex());
@@ -157,6 +157,18 @@ Result<crypto::Digest> Store::insert_object_fd(int fd, const crypto::Digest& exp
     if (::fstat(fd, &st) < 0) return errno_error(errno, "inspecting the file to store");
     if (!S_ISREG(st.st_mode)) return make_error(EINVAL, "only regular files can be stored as objects");
     return copy_object(fd, static_cast<uint64_t>(st.st_size), expected);
+}
+
+Result<crypto::Digest> Store::insert_object_fd_hashed(int fd, uint64_t size, const crypto::Digest& digest) {
+    IMGCTL_TRY(require_writer("storing an object"));
+    if (has_object(digest)) return digest;
+    auto w = begin_object(size);
+    if (!w) return std::move(w).error();
+    if (auto r = copy_file_content(fd, w->tmp_->fd(), size); !r)
+        return std::move(r).error().context(fmt::format("copying {} bytes into '{}/tmp'", size, path_));
+    w->hashed_ = digest;
+    w->written_ = size;
+    return w->commit();
 }
 
 Result<crypto::Digest> Store::copy_object(int fd, uint64_t size, const crypto::Digest& expected) {

@@ -28,7 +28,7 @@ run() {
 cpu() { awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END {printf "CPU user %.2f s + sys %.2f s", u, s}' "$W/$1.time"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
-echo "== machine: $(nproc) CPUs, compose threads: $THREADS"
+echo "== machine: $(nproc) CPUs, compose threads: $THREADS, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 SHA_KBS=$(openssl speed -evp sha256 -bytes 4096 -seconds 3 2>/dev/null | awk '/^sha256/ {sub(/k$/, "", $2); print $2}')
 SHA_MBS=$(awk -v k="$SHA_KBS" 'BEGIN { printf "%.0f", k * 1000 / 1e6 }')
 echo "openssl speed -evp sha256 -bytes 4096: $SHA_MBS MB/s per core, $((SHA_MBS * THREADS)) MB/s on $THREADS threads"
@@ -51,7 +51,9 @@ CPU_S=$(awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END {print u + s
 echo "   per CPU-second: $(ratio "$HASH_MB" "$CPU_S") MB/s vs openssl $SHA_MBS MB/s per core: $(ratio "$(ratio "$HASH_MB" "$CPU_S")" "$SHA_MBS")x"
 
 run store "$IMGCTL" compose --threads="$THREADS" --digest-store="$W/store" "$W/src" "$W/b.img"
-echo "-- b) compose DIR --digest-store (hash + copy + syncfs): ${SECS} s, $(ratio "$FILES" "$SECS") files/s, $(ratio "$HASH_MB" "$SECS") MB/s, peak RSS $RSS_MB MB, $(find "$W/store" -type f | wc -l) objects"
+echo "-- b) compose DIR --digest-store (hash + copy + syncfs): ${SECS} s, $(cpu store), $(ratio "$FILES" "$SECS") files/s, $(ratio "$HASH_MB" "$SECS") MB/s, peak RSS $RSS_MB MB, $(find "$W/store" -type f | wc -l) objects"
+CPU_S=$(awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END {print u + s}' "$W/store.time")
+echo "   per CPU-second: $(ratio "$HASH_MB" "$CPU_S") MB/s vs openssl $SHA_MBS MB/s per core: $(ratio "$(ratio "$HASH_MB" "$CPU_S")" "$SHA_MBS")x"
 cmp -s "$W/a.img" "$W/b.img" || { echo "images of runs a and b differ"; exit 1; }
 
 DUMP_LINES=$(wc -l < "$W/tree.dump")
@@ -67,3 +69,4 @@ echo "-- d) compose --from-file cs9-x86_64-developer ($(wc -l < "$W/cs9.dump") e
   for p in a b; do sed -e "s|^/ |/$p |; t" -e "s|^/|/$p/|" "$W/cs9.dump"; done; } > "$W/twice.dump"
 run twice "$IMGCTL" compose --from-file "$W/twice.dump" "$W/twice.img"
 echo "-- e) compose --from-file cs9-developer twice ($(wc -l < "$W/twice.dump") entries): ${SECS} s, $(cpu twice), peak RSS $RSS_MB MB"
+echo "== load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -16,24 +16,42 @@ mbps() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", n / 1048576 / t }'; }
 # Regular files of more than 64 bytes: what becomes objects (smaller ones are inline).
 content_files() { find "$1" -type f -size +64c -print0; }
 
+[ -x /usr/bin/time ] || { echo "needs /usr/bin/time (Debian package 'time')" >&2; exit 1; }
+echo "== $(nproc) CPUs, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+SHA_KBS=$(openssl speed -evp sha256 -bytes 4096 -seconds 3 2>/dev/null | awk '/^sha256/ {sub(/k$/, "", $2); print $2}')
+SHA_MBS=$(awk -v k="$SHA_KBS" 'BEGIN { printf "%.0f", k * 1000 / 1e6 }')
+echo "openssl speed -evp sha256 -bytes 4096: $SHA_MBS MB/s per core, $((SHA_MBS * $(nproc))) MB/s on $(nproc) CPUs"
+# timed NAME CMD...: runs under /usr/bin/time; CPU NAME prints "CPU user U s + sys S s" and sets CPU_S.
+timed() { local n=$1; shift; /usr/bin/time -f '%U %S' -o "$W/$n.time" "$@"; }
+cpu() { read -r u s < "$W/$1.time"; echo "CPU user $u s + sys $s s"; }
+# rates NAME BYTES WALL: MB/s wall and per CPU-second of run NAME, each next to openssl's rate.
+rates() {
+  local u s; read -r u s < "$W/$1.time"
+  awk -v b="$2" -v t="$3" -v c="$(awk -v u="$u" -v s="$s" 'BEGIN { print u + s }')" -v o="$SHA_MBS" -v n="$(nproc)" 'BEGIN {
+    w = b / 1e6 / t; p = b / 1e6 / c
+    printf "%.0f MB/s wall (%.2fx openssl on %d CPUs), %.0f MB/s per CPU-second (%.2fx openssl per core)", w, w / (o * n), n, p, p / o }'
+}
 echo "== copying $SRC to the work directory (setup)"
 cp -a "$SRC" "$W/tree"
 sync
 files=$(find "$W/tree" -type f | wc -l)
 bytes=$(find "$W/tree" -type f -printf '%s\n' | awk '{s+=$1} END {printf "%.0f\n", s}')
+hashed=$(find "$W/tree" -type f -size +64c -printf '%s\n' | awk '{s+=$1} END {printf "%.0f\n", s}')
 echo "tree: $files files, $bytes bytes ($(awk -v b="$bytes" 'BEGIN{printf "%.1f", b/1048576}') MiB)"
 
 "$IMGCTL" init --repo "$W/repo" >/dev/null
 t0=$(now); cp -a "$W/tree" "$W/copy"; sync; t1=$(now)
 cp_s=$(secs "$t0" "$t1"); rm -rf "$W/copy"; sync
-t0=$(now); d1=$("$IMGCTL" import "$W/tree" --ref bench/v1 --repo "$W/repo"); t1=$(now)
+t0=$(now); d1=$(timed imp1 "$IMGCTL" import "$W/tree" --ref bench/v1 --repo "$W/repo"); t1=$(now)
 imp_s=$(secs "$t0" "$t1")
-t0=$(now); d1b=$("$IMGCTL" import "$W/tree" --ref bench/v1-again --repo "$W/repo"); t1=$(now)
+t0=$(now); d1b=$(timed imp2 "$IMGCTL" import "$W/tree" --ref bench/v1-again --repo "$W/repo"); t1=$(now)
 imp2_s=$(secs "$t0" "$t1")
 [ "$d1" = "$d1b" ] || { echo "second import gave another digest" >&2; exit 1; }
 echo "cp -a + sync:        ${cp_s} s  ($(mbps "$bytes" "$cp_s") MB/s)"
-echo "import (first):      ${imp_s} s  ($(mbps "$bytes" "$imp_s") MB/s)"
-echo "import (second):     ${imp2_s} s  (first/second = $(awk -v a="$imp_s" -v b="$imp2_s" 'BEGIN{printf "%.1f", a/b}')x)"
+echo "import (first):      ${imp_s} s  ($(mbps "$bytes" "$imp_s") MB/s), $(cpu imp1)"
+echo "   hashed files (> 64 bytes): $(rates imp1 "$hashed" "$imp_s")"
+echo "import (second):     ${imp2_s} s  (first/second = $(awk -v a="$imp_s" -v b="$imp2_s" 'BEGIN{printf "%.1f", a/b}')x), $(cpu imp2)"
+echo "   hashed files (> 64 bytes): $(rates imp2 "$hashed" "$imp2_s")"
 
 echo "== three versions, 5% of the content files changed each time"
 # Unique content, computed with the independent fsverity tool: distinct digests of content files.
@@ -61,3 +79,4 @@ echo "store objects+images:    $((objects + images))  (ratio $(awk -v a="$((obje
 echo "store du -s:             $(du -sb "$W/repo" | cut -f1) bytes on disk ($(du -sh "$W/repo" | cut -f1))"
 t0=$(now); "$IMGCTL" fsck --repo "$W/repo" >/dev/null 2>&1; t1=$(now)
 echo "fsck of the whole store: $(secs "$t0" "$t1") s"
+echo "== load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,5 +1,6 @@
 // Directory scan (mkcomposefs directory mode, FORMAT-NOTES §13) and the digest store.
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -139,6 +140,67 @@ TEST_F(DirScannerTest, DigestStoreWritesObjectsNamedByDigest) {
     put(obj, "tampered");
     ASSERT_TRUE(scan_directory(src_, {}, &*store));
     EXPECT_EQ(*read_file_at(AT_FDCWD, obj), "tampered");
+}
+
+// The walk holds directory descriptors and never builds full paths for the kernel, so a tree
+// deeper than PATH_MAX scans like any other (mkcomposefs handles such trees too).
+TEST_F(DirScannerTest, WalksTreesDeeperThanPathMax) {
+    const std::string name(200, 'd');
+    auto cur = open_at(AT_FDCWD, src_, O_RDONLY | O_DIRECTORY);
+    ASSERT_TRUE(cur);
+    std::string deep;
+    for (int i = 0; i < 30; ++i) {  // 30 * 201 > 4096
+        ASSERT_EQ(::mkdirat(cur->get(), name.c_str(), 0755), 0);
+        auto next = open_at(cur->get(), name, O_RDONLY | O_DIRECTORY);
+        ASSERT_TRUE(next);
+        cur = std::move(next);
+        deep += "/" + name;
+    }
+    ASSERT_GT(deep.size(), size_t{PATH_MAX});
+    const std::string data(5000, 'q');
+    {
+        auto f = open_at(cur->get(), "file", O_WRONLY | O_CREAT, 0600);
+        ASSERT_TRUE(f && write_all(f->get(), data));
+        ASSERT_EQ(::fsetxattr(f->get(), "user.deep", "1", 1, 0), 0);
+    }
+    ASSERT_EQ(::symlinkat("file", cur->get(), "link"), 0);
+    RecordingSink sink;
+    auto t = scan_directory(src_, ScanOptions{.threads = 2}, &sink);
+    ASSERT_TRUE(t) << t.error().message;
+    auto f = t->lookup(deep + "/file");
+    ASSERT_TRUE(f && f->fsverity);
+    EXPECT_EQ(*f->fsverity, crypto::fsverity_digest(std::string_view(data)));
+    ASSERT_EQ(f->xattrs.size(), 1u);
+    EXPECT_EQ(f->xattrs[0].name, "user.deep");
+    auto l = t->lookup(deep + "/link");
+    ASSERT_TRUE(l);
+    EXPECT_EQ(l->symlink_target, "file");
+    EXPECT_EQ(sink.bad, 0);
+}
+
+// A sink copies without hashing again, so the scan checks that the file did not change while it
+// was hashed and stored: here the "store" itself rewrites the file.
+class RewritingSink : public ContentSink {
+public:
+    Result<void> store(int fd, uint64_t /*size*/, const crypto::Digest& /*d*/) override {
+        auto w = open_at(AT_FDCWD, "/proc/self/fd/" + std::to_string(fd), O_WRONLY);
+        if (!w) return std::move(w).error();
+        IMGCTL_TRY(pwrite_all(w->get(), std::as_bytes(std::span("X", 1)), 0));
+        struct timespec times[2] = {{1, 0}, {1, 0}};
+        if (::futimens(w->get(), times) < 0) return errno_error(errno, "futimens");
+        return {};
+    }
+};
+
+TEST_F(DirScannerTest, FileChangedWhileStoredFailsTheScan) {
+    ASSERT_EQ(::unlink((src_ + "/f65").c_str()), 0);
+    ASSERT_EQ(::unlink((src_ + "/hard").c_str()), 0);
+    ASSERT_EQ(::unlink((src_ + "/sub/same").c_str()), 0);
+    RewritingSink sink;
+    auto t = scan_directory(src_, ScanOptions{.threads = 1}, &sink);
+    ASSERT_FALSE(t);
+    EXPECT_EQ(t.error().code, EAGAIN);
+    EXPECT_NE(t.error().message.find("sub/big"), std::string::npos) << t.error().message;
 }
 
 }  // namespace

@@ -149,6 +149,30 @@ TEST_F(StoreTest, InsertFromFdCopiesAndDedups) {
     EXPECT_EQ(st.st_mode & 07777, 0644u);
 }
 
+TEST_F(StoreTest, InsertHashedCopiesUnderTheGivenDigestInABatch) {
+    Store s = open();
+    std::string path = dir_->path() + "/src";
+    std::string data(300000, 'h');
+    data[200000] = 'i';
+    {
+        auto f = open_at(AT_FDCWD, path, O_WRONLY | O_CREAT, 0600);
+        ASSERT_TRUE(f && write_all(f->get(), data));
+    }
+    auto fd = open_at(AT_FDCWD, path, O_RDONLY);
+    crypto::Digest want = crypto::fsverity_digest(data);
+    s.begin_batch();
+    auto d = s.insert_object_fd_hashed(fd->get(), data.size(), want);
+    ASSERT_TRUE(d) << d.error().message;
+    EXPECT_EQ(*d, want);
+    EXPECT_TRUE(s.has_object(want));
+    EXPECT_FALSE(read_file_at(s.objects_dir_fd(), Store::object_path(want))) << "linked only at commit";
+    auto again = s.insert_object_fd_hashed(fd->get(), data.size(), want);
+    ASSERT_TRUE(again);
+    ASSERT_TRUE(s.commit_batch());
+    EXPECT_EQ(*read_file_at(s.objects_dir_fd(), Store::object_path(want)), data);
+    EXPECT_EQ(count_entries(repo_ + "/tmp"), 0u);
+}
+
 TEST_F(StoreTest, ObjectWriterDroppedOrMisSizedLeavesNothing) {
     Store s = open();
     {
