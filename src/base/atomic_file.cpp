@@ -5,21 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <random>
 
 #include "base/file_util.hpp"
 
 namespace imgctl {
 
 namespace {
-
-std::string random_suffix() {
-    static thread_local std::mt19937_64 rng{std::random_device{}()};
-    static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-    std::string s(8, 'x');
-    for (auto& c : s) c = kChars[rng() % (sizeof kChars - 1)];
-    return s;
-}
 
 std::string parent_of(const std::string& name) {
     auto slash = name.rfind('/');
@@ -47,7 +38,7 @@ Result<AtomicFile> AtomicFile::create_at(int dir_fd, const std::string& name, mo
         std::string base = slash == std::string::npos ? name : name.substr(slash + 1);
         std::string dir = slash == std::string::npos ? "" : name.substr(0, slash + 1);
         for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
-            f.tmp_name_ = dir + ".#" + base + "." + random_suffix();
+            f.tmp_name_ = dir + ".#" + base + "." + random_name_suffix();
             fd = ::openat(dir_fd, f.tmp_name_.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, mode);
             if (fd < 0 && errno != EEXIST)
                 return errno_error(errno, fmt::format("creating '{}'", f.tmp_name_));
@@ -101,7 +92,7 @@ Result<void> AtomicFile::commit(bool sync) {
         } else {
             // linkat cannot replace: link under a temporary name, then rename over the target.
             for (int attempt = 0;; ++attempt) {
-                std::string tmp = name_ + ".#" + random_suffix();
+                std::string tmp = name_ + ".#" + random_name_suffix();
                 if (::linkat(AT_FDCWD, proc.c_str(), dir_fd_, tmp.c_str(), AT_SYMLINK_FOLLOW) == 0) {
                     tmp_name_ = tmp;
                     break;

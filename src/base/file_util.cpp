@@ -8,9 +8,18 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <random>
 #include <vector>
 
 namespace imgctl {
+
+std::string random_name_suffix() {
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    std::string s(8, 'x');
+    for (auto& c : s) c = kChars[rng() % (sizeof kChars - 1)];
+    return s;
+}
 
 Error errno_error(int err, std::string_view what) {
     return Error{err, fmt::format("{}: {}", what, std::strerror(err))};

@@ -46,4 +46,7 @@ Result<void> fsync_dir_at(int dir_fd, const std::string& path);
 /// Removes a file or a directory tree (not following symlinks). Missing is not an error.
 Result<void> remove_tree_at(int dir_fd, const std::string& path);
 
+/// Eight random [a-z0-9] characters for temporary names (not for security).
+std::string random_name_suffix();
+
 }  // namespace imgctl

@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <random>
 
 #include "base/file_util.hpp"
 #include "base/hex.hpp"
@@ -21,14 +20,6 @@ namespace imgctl::store::detail {
 namespace {
 
 bool is_unsupported(int err) { return err == EOPNOTSUPP || err == ENOTTY || err == ENOTSUP; }
-
-std::string random_suffix() {
-    static thread_local std::mt19937_64 rng{std::random_device{}()};
-    static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-    std::string s(8, 'x');
-    for (auto& c : s) c = kChars[rng() % (sizeof kChars - 1)];
-    return s;
-}
 
 // A read-only descriptor of the same inode through /proc: an O_TMPFILE can only be opened
 // writable, and FS_IOC_ENABLE_VERITY refuses while a writable descriptor exists (ETXTBSY).
@@ -86,7 +77,7 @@ Result<TmpFile> TmpFile::create_at(int tmp_dir_fd, std::string_view prefix, bool
     if (fd < 0 && !named && errno != EOPNOTSUPP && errno != EISDIR)
         return errno_error(errno, "creating a temporary file in tmp/");
     for (int attempt = 0; fd < 0 && attempt < 100; ++attempt) {
-        t.name_ = fmt::format("{}.{}", prefix, random_suffix());
+        t.name_ = fmt::format("{}.{}", prefix, random_name_suffix());
         fd = ::openat(tmp_dir_fd, t.name_.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0 && errno != EEXIST) return errno_error(errno, fmt::format("creating 'tmp/{}'", t.name_));
     }
