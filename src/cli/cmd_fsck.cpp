@@ -51,7 +51,9 @@ int run_fsck(int argc, char** argv) {
     return report->is_clean() ? kExitOk : kExitFailure;
 }
 
-const Command kFsck{"fsck", "check the store's digests and references", kUsage, run_fsck};
+const std::string kFullUsage = std::string(kUsage) + std::string(kRepoUsage);
+
+const Command kFsck{"fsck", "check the store's digests and references", kFullUsage, run_fsck};
 const CommandRegistrar kReg(kFsck);
 
 }  // namespace

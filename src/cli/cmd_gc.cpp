@@ -45,7 +45,9 @@ int run_gc(int argc, char** argv) {
     return kExitOk;
 }
 
-const Command kGc{"gc", "remove unreferenced images and objects", kUsage, run_gc};
+const std::string kFullUsage = std::string(kUsage) + std::string(kRepoUsage);
+
+const Command kGc{"gc", "remove unreferenced images and objects", kFullUsage, run_gc};
 const CommandRegistrar kReg(kGc);
 
 }  // namespace

@@ -19,20 +19,12 @@ constexpr std::string_view kUsage =
     "  --json           print a JSON array of {\"digest\", \"size\", \"refs\", \"meta\"}\n";
 
 int run_images(int argc, char** argv) {
-    static const option kOpts[] = {{"json", no_argument, nullptr, 'j'}, IMGCTL_REPO_LONG_OPTIONS, {}};
-    RepoOptions ro;
-    bool json = false;
-    int opt;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "", kOpts, nullptr)) != -1) {
-        if (parse_repo_option(opt, optarg, ro)) continue;
-        if (opt == 'j') {
-            json = true;
-            continue;
-        }
-        return usage_error("images", fmt::format("unknown option '{}'", argv[optind - 1]));
-    }
-    if (optind != argc) return usage_error("images", fmt::format("unexpected argument '{}'", argv[optind]));
+    auto parsed = parse_list_args(argc, argv);
+    if (!parsed) return usage_error("images", parsed.error().message);
+    const RepoOptions& ro = parsed->repo;
+    const bool json = parsed->json;
+    const int next = parsed->next;
+    if (next != argc) return usage_error("images", fmt::format("unexpected argument '{}'", argv[next]));
     auto s = open_store(ro, store::LockMode::Shared);
     if (!s) return fail(s.error());
     auto images = s->list_images();
@@ -62,7 +54,9 @@ int run_images(int argc, char** argv) {
     return kExitOk;
 }
 
-const Command kImages{"images", "list the images of the store", kUsage, run_images};
+const std::string kFullUsage = std::string(kUsage) + std::string(kRepoUsage);
+
+const Command kImages{"images", "list the images of the store", kFullUsage, run_images};
 const CommandRegistrar kReg(kImages);
 
 }  // namespace

@@ -57,7 +57,9 @@ int run_import(int argc, char** argv) {
     return kExitOk;
 }
 
-const Command kImport{"import", "store a directory tree as an image and set a ref", kUsage, run_import};
+const std::string kFullUsage = std::string(kUsage) + std::string(kRepoUsage);
+
+const Command kImport{"import", "store a directory tree as an image and set a ref", kFullUsage, run_import};
 const CommandRegistrar kReg(kImport);
 
 }  // namespace

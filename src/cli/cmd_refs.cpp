@@ -40,20 +40,12 @@ int list(const RepoOptions& ro, bool json) {
 }
 
 int run_refs(int argc, char** argv) {
-    static const option kOpts[] = {{"json", no_argument, nullptr, 'j'}, IMGCTL_REPO_LONG_OPTIONS, {}};
-    RepoOptions ro;
-    bool json = false;
-    int opt;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "", kOpts, nullptr)) != -1) {
-        if (parse_repo_option(opt, optarg, ro)) continue;
-        if (opt == 'j') {
-            json = true;
-            continue;
-        }
-        return usage_error("refs", fmt::format("unknown option '{}'", argv[optind - 1]));
-    }
-    std::vector<std::string_view> args(argv + optind, argv + argc);
+    auto parsed = parse_list_args(argc, argv);
+    if (!parsed) return usage_error("refs", parsed.error().message);
+    const RepoOptions& ro = parsed->repo;
+    const bool json = parsed->json;
+    const int next = parsed->next;
+    std::vector<std::string_view> args(argv + next, argv + argc);
     if (args.empty()) return list(ro, json);
     if (args[0] == "set" && args.size() == 3) {
         auto s = open_store(ro, store::LockMode::Exclusive);
@@ -72,7 +64,9 @@ int run_refs(int argc, char** argv) {
     return usage_error("refs", "expected no argument, 'set NAME DIGEST|REF' or 'delete NAME'");
 }
 
-const Command kRefs{"refs", "list, set or delete refs of the store", kUsage, run_refs};
+const std::string kFullUsage = std::string(kUsage) + std::string(kRepoUsage);
+
+const Command kRefs{"refs", "list, set or delete refs of the store", kFullUsage, run_refs};
 const CommandRegistrar kReg(kRefs);
 
 }  // namespace

@@ -16,6 +16,20 @@ bool parse_repo_option(int opt, const char* arg, RepoOptions& o) {
     }
 }
 
+Result<ListArgs> parse_list_args(int argc, char** argv) {
+    static const option kOpts[] = {{"json", no_argument, nullptr, 'j'}, IMGCTL_REPO_LONG_OPTIONS, {}};
+    ListArgs a;
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "", kOpts, nullptr)) != -1) {
+        if (parse_repo_option(opt, optarg, a.repo)) continue;
+        if (opt != 'j') return make_error(EINVAL, "unknown option '{}'", argv[optind - 1]);
+        a.json = true;
+    }
+    a.next = optind;
+    return a;
+}
+
 std::string repo_path(const RepoOptions& o) {
     if (!o.repo.empty()) return o.repo;
     std::string sysroot = o.sysroot;

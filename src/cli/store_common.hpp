@@ -26,6 +26,15 @@ enum : int { kOptRepo = 1000, kOptSysroot, kOptNoWait };
 /// Handles one of the shared options; false when `opt` is not one of them.
 bool parse_repo_option(int opt, const char* arg, RepoOptions& o);
 
+/// What a listing verb's command line holds: [--json] and the shared options.
+struct ListArgs {
+    RepoOptions repo;
+    bool json = false;
+    int next = 0;  ///< argv index of the first non-option argument
+};
+/// Parses [--json] plus the shared options; an Error is a usage error (its message says why).
+Result<ListArgs> parse_list_args(int argc, char** argv);
+
 /// The usage lines of the shared options.
 inline constexpr std::string_view kRepoUsage =
     "  --repo DIR       the store (default: <sysroot>/imgctl)\n"
