@@ -31,13 +31,18 @@ umoci config --image "$WORK/layout:demo" --config.label org.opencontainers.image
 find "$WORK/bundle/rootfs" -mindepth 1 | sed "s|$WORK/bundle/rootfs||" | sort | sed 's/^/   /'
 
 step "2. a registry on 127.0.0.1 (Debian's docker-registry) and a push with skopeo"
-PORT=$((20000 + RANDOM % 20000))
+# A free port: nobody answers on it (tests running in parallel pick theirs the same way).
+while :; do
+  PORT=$((20000 + RANDOM % 20000))
+  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
+done
 mkdir -p "$WORK/registry"
 printf 'version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: "127.0.0.1:%s"}\n' \
   "$WORK/registry" "$PORT" > "$WORK/registry.yml"
 docker-registry serve "$WORK/registry.yml" > "$WORK/registry.log" 2>&1 &
 REG_PID=$!
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/v2/" && break; sleep 0.05; done
+kill -0 "$REG_PID" 2>/dev/null || { echo "docker-registry did not start:"; cat "$WORK/registry.log"; exit 1; }
 skopeo copy -q --dest-tls-verify=false "oci:$WORK/layout:demo" "docker://127.0.0.1:$PORT/demo/os:1"
 echo "   pushed docker://127.0.0.1:$PORT/demo/os:1"
 
