@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/file_util.hpp"
+#include "oci/cred_helper.hpp"
 
 namespace imgctl::oci {
 
@@ -128,13 +129,23 @@ Result<std::optional<Credentials>> find_credentials(std::string_view text, std::
     using json = nlohmann::json;
     json j = json::parse(text, nullptr, false);
     if (j.is_discarded() || !j.is_object()) return make_error(EBADMSG, "auth file '{}' is not a JSON object", source);
-    auto auths = j.find("auths");
-    if (auths == j.end() || !auths->is_object()) return std::optional<Credentials>();
     std::string reg = normalize_key(registry);
+    // A per-registry helper ("credHelpers", containers-auth.json(5)) comes before "auths".
+    if (auto h = j.find("credHelpers"); h != j.end() && h->is_object()) {
+        for (auto& [key, val] : h->items()) {
+            if (normalize_key(key) != reg) continue;
+            if (!val.is_string() || val.get<std::string>().empty())
+                return make_error(EBADMSG, "auth file '{}': \"credHelpers\" entry for '{}' is not a helper name", source, key);
+            return std::optional<Credentials>(Credentials{"", "", std::string(source), val.get<std::string>()});
+        }
+    }
+    static const nlohmann::json kEmpty = nlohmann::json::object();
+    auto found = j.find("auths");
+    const json& auths = found != j.end() && found->is_object() ? *found : kEmpty;
     std::string full = reg + "/" + std::string(repository);
     const json* best = nullptr;
     size_t best_len = 0;
-    for (auto& [key, val] : auths->items()) {
+    for (auto& [key, val] : auths.items()) {
         std::string k = normalize_key(key);
         bool match = k == reg || (full.starts_with(k) && full.size() > k.size() && full[k.size()] == '/' &&
                                   k.size() > reg.size());
@@ -143,9 +154,18 @@ Result<std::optional<Credentials>> find_credentials(std::string_view text, std::
             best_len = k.size();
         }
     }
-    if (!best) return std::optional<Credentials>();
+    std::string store;  // docker's default helper for every registry without an entry of its own
+    if (auto cs = j.find("credsStore"); cs != j.end() && cs->is_string()) store = cs->get<std::string>();
     Credentials c;
     c.source = std::string(source);
+    auto helper = [&](std::string name) {
+        c.helper = std::move(name);
+        return std::optional<Credentials>(std::move(c));
+    };
+    if (!best) {
+        if (!store.empty()) return helper(store);
+        return std::optional<Credentials>();
+    }
     if (auto a = best->find("auth"); a != best->end() && a->is_string() && !a->get<std::string>().empty()) {
         auto dec = base64_decode(a->get<std::string>());
         size_t colon = dec ? dec->find(':') : std::string::npos;
@@ -161,7 +181,9 @@ Result<std::optional<Credentials>> find_credentials(std::string_view text, std::
         c.password = (*best)["password"].get<std::string>();
         return std::optional<Credentials>(std::move(c));
     }
-    return make_error(EBADMSG, "auth file '{}': the entry for '{}' has no \"auth\" (credential helpers are not supported)",
+    // docker leaves an empty {} under "auths" for registries whose secret is in the credsStore.
+    if (!store.empty()) return helper(store);
+    return make_error(EBADMSG, "auth file '{}': the entry for '{}' has no \"auth\" and the file names no \"credsStore\"",
                       source, registry);
 }
 
@@ -186,7 +208,15 @@ Result<std::optional<Credentials>> load_credentials(const std::vector<std::strin
         }
         auto c = find_credentials(*text, registry, repository, f);
         if (!c) return std::move(c).error();
-        if (*c) return c;
+        if (!*c) continue;
+        if ((*c)->helper.empty()) return c;
+        std::string helper = (*c)->helper;
+        auto h = ask_credential_helper(helper, normalize_key(registry));
+        if (!h) return std::move(h).error().context(fmt::format("auth file '{}'", f));
+        if (!*h) continue;  // the helper has nothing for this registry: keep looking
+        (*h)->helper = helper;
+        (*h)->source = fmt::format("docker-credential-{} (named in {})", helper, f);
+        return h;
     }
     return std::optional<Credentials>();
 }

@@ -22,13 +22,17 @@ Result<Challenge> parse_challenge(std::string_view header);
 struct Credentials {
     std::string username;
     std::string password;
-    std::string source;  ///< the file they came from, for error messages
+    std::string source;  ///< the file (or helper) they came from, for error messages
+    std::string helper;  ///< set by find_credentials when a credential helper holds them
 };
 
 /// Finds credentials for `registry` (host[:port]) and `repository` in one auth.json document
 /// (containers-auth.json(5) / docker config.json: {"auths":{"<key>":{"auth":"base64(user:pass)"}}}).
 /// Keys may be "host", "host/namespace…" (the longest matching prefix of host/repository wins)
 /// or legacy URLs ("https://host/v1/"). docker.io also matches "https://index.docker.io/v1/".
+/// A "credHelpers" entry for the registry comes first, then "auths"; "credsStore" (docker) covers
+/// registries without an entry and entries without "auth". When a helper holds the credentials
+/// the result only names it (`helper`; username/password empty).
 /// nullopt when the document has no entry; EBADMSG when the document or entry is malformed.
 Result<std::optional<Credentials>> find_credentials(std::string_view auth_json, std::string_view registry,
                                                     std::string_view repository, std::string_view source);
@@ -38,7 +42,9 @@ Result<std::optional<Credentials>> find_credentials(std::string_view auth_json, 
 /// $HOME/.docker/config.json.
 std::vector<std::string> auth_file_candidates(const std::string& explicit_file);
 
-/// Looks through `files` (missing files are skipped); the first with an entry wins.
+/// Looks through `files` (missing files are skipped); the first with an entry wins. Helpers
+/// (docker-credential-<name>, cred_helper.hpp) are asked here; one with nothing for the registry
+/// does not stop the search.
 /// `searched` gets a human list of the files that exist, for error messages.
 Result<std::optional<Credentials>> load_credentials(const std::vector<std::string>& files, std::string_view registry,
                                                     std::string_view repository);

@@ -46,4 +46,32 @@ expect "bearer, private without credentials" "no credentials for '127.0.0.1:$T' 
 expect "bearer, wrong password" "refused the credentials from '$WORK/tbad.json'" --authfile "$WORK/tbad.json" "127.0.0.1:$T/private/app:1"
 got "bearer, with credentials" --authfile "$WORK/tgood.json" --ref local/priv "127.0.0.1:$T/private/app:1"
 grep -q 'account=imgctl\|GET /token?' "$WORK/token/log" && ok "token server was asked" || fail "token server log: $(cat "$WORK/token/log")"
+
+# Credential helpers: the real docker-credential-pass (golang-docker-credential-helpers) over a
+# real pass(1) store encrypted to a throwaway GnuPG key.
+need_tool docker-credential-pass; need_tool pass; need_tool gpg; need_tool gpgconf
+export GNUPGHOME=$WORK/gnupg PASSWORD_STORE_DIR=$WORK/pass-store
+mkdir -m 700 "$GNUPGHOME"
+trap 'gpgconf --kill all >/dev/null 2>&1; reg_cleanup' EXIT
+gpg --batch --passphrase '' --quick-gen-key imgctl-test@example.invalid default default never >/dev/null 2>&1 || fail "gpg key"
+pass init "$(gpg --list-keys --with-colons | awk -F: '/^fpr/ {print $10; exit}')" >/dev/null || fail "pass init"
+helper_store() { printf '{"ServerURL":"%s","Username":"%s","Secret":"%s"}' "$1" "$2" "$3" | docker-credential-pass store; }
+helper_store "127.0.0.1:$B" imgctl s3cret
+helper_store "127.0.0.1:$T" imgctl wrong
+printf '{"credHelpers":{"127.0.0.1:%s":"pass","127.0.0.1:%s":"pass"}}' "$B" "$T" > "$WORK/helpers.json"
+got "basic, credHelpers -> docker-credential-pass" --authfile "$WORK/helpers.json" --ref local/helper "127.0.0.1:$B/private/app:1"
+printf '{"auths":{"127.0.0.1:%s":{}},"credsStore":"pass"}' "$B" > "$WORK/store.json"
+got "basic, credsStore (docker's empty auths entry)" --authfile "$WORK/store.json" --ref local/helper2 "127.0.0.1:$B/private/app:1"
+expect "bearer, helper holds a wrong secret" "refused the credentials from 'docker-credential-pass (named in $WORK/helpers.json)'" \
+  --authfile "$WORK/helpers.json" "127.0.0.1:$T/private/app:1"
+# A helper with nothing for the registry (an empty pass store) means no credentials, not an error.
+key=$(gpg --list-keys --with-colons | awk -F: '/^fpr/ {print $10; exit}')
+PASSWORD_STORE_DIR=$WORK/pass-empty pass init "$key" >/dev/null || fail "pass init (empty)"
+PASSWORD_STORE_DIR=$WORK/pass-empty expect "helper without an entry" "no credentials for '127.0.0.1:$B' were found" \
+  --authfile "$WORK/store.json" "127.0.0.1:$B/private/app:1"
+printf '{"credHelpers":{"127.0.0.1:%s":"imgctl-missing"}}' "$B" > "$WORK/missing.json"
+expect "missing helper is named" "credential helper 'docker-credential-imgctl-missing' was not found in \$PATH" \
+  --authfile "$WORK/missing.json" "127.0.0.1:$B/private/app:1"
+printf '{"credHelpers":{"127.0.0.1:%s":"../../bin/sh"}}' "$B" > "$WORK/evil.json"
+expect "helper name with a path is refused" "invalid credential helper name '../../bin/sh'" --authfile "$WORK/evil.json" "127.0.0.1:$B/private/app:1"
 finish

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "oci/auth.hpp"
+#include "oci/cred_helper.hpp"
 #include "oci/registry_config.hpp"
 
 namespace imgctl::oci {
@@ -48,11 +49,50 @@ TEST(Auth, FindsCredentialsByMostSpecificKey) {
     EXPECT_EQ((**find_credentials(doc, "docker.io", "library/debian", "f")).username, "hub");
     EXPECT_EQ((**find_credentials(doc, "other.io", "x", "f")).password, "p");
     EXPECT_FALSE(*find_credentials(doc, "nothere.io", "x", "f"));
-    EXPECT_FALSE(*find_credentials(R"({"credsStore":"desktop"})", "reg.io", "x", "f"));
+    EXPECT_EQ((**find_credentials(R"({"credsStore":"desktop"})", "reg.io", "x", "f")).helper, "desktop");
     auto bad = find_credentials(R"({"auths":{"reg.io":{"auth":"bm9jb2xvbg=="}}})", "reg.io", "x", "f.json");
     ASSERT_FALSE(bad);  // "nocolon"
     EXPECT_NE(bad.error().message.find("f.json"), std::string::npos);
     EXPECT_FALSE(find_credentials("not json", "reg.io", "x", "f"));
+}
+
+TEST(Auth, CredentialHelpers) {
+    std::string doc = R"({"auths":{"a.io":{"auth":")" + base64_encode("u:p") + R"("},"b.io":{}},
+        "credHelpers":{"a.io":"pass","https://c.io/v1/":"secretservice"}})";
+    // credHelpers wins over auths; keys are normalised like auths keys.
+    EXPECT_EQ((**find_credentials(doc, "a.io", "x", "f")).helper, "pass");
+    EXPECT_EQ((**find_credentials(doc, "c.io", "x", "f")).helper, "secretservice");
+    // An empty entry without a credsStore is an error that names the file.
+    auto empty = find_credentials(doc, "b.io", "x", "f.json");
+    ASSERT_FALSE(empty);
+    EXPECT_NE(empty.error().message.find("f.json"), std::string::npos);
+    // With a credsStore, the empty entry and unknown registries go to it.
+    std::string docker = R"({"auths":{"b.io":{}},"credsStore":"desktop"})";
+    EXPECT_EQ((**find_credentials(docker, "b.io", "x", "f")).helper, "desktop");
+    EXPECT_EQ((**find_credentials(docker, "z.io", "x", "f")).helper, "desktop");
+    EXPECT_FALSE(find_credentials(R"({"credHelpers":{"a.io":7}})", "a.io", "x", "f"));
+}
+
+TEST(Auth, HelperOutput) {
+    auto c = parse_helper_output(R"({"ServerURL":"a.io","Username":"alice","Secret":"pw"})", "h");
+    ASSERT_TRUE(c && *c);
+    EXPECT_EQ((*c)->username, "alice");
+    EXPECT_EQ((*c)->password, "pw");
+    EXPECT_FALSE(*parse_helper_output(R"({"ServerURL":"a.io","Username":"","Secret":""})", "h"));
+    auto tok = parse_helper_output(R"({"Username":"<token>","Secret":"refresh"})", "h");
+    ASSERT_FALSE(tok);
+    EXPECT_EQ(tok.error().code, ENOTSUP);
+    auto junk = parse_helper_output("credentials not found in native keychain", "docker-credential-x");
+    ASSERT_FALSE(junk);
+    EXPECT_NE(junk.error().message.find("docker-credential-x"), std::string::npos);
+    EXPECT_FALSE(parse_helper_output(R"({"Username":1,"Secret":"x"})", "h"));
+}
+
+TEST(Auth, MissingHelperIsNamed) {
+    auto r = ask_credential_helper("imgctl-no-such-helper", "a.io");
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("docker-credential-imgctl-no-such-helper"), std::string::npos);
+    EXPECT_FALSE(ask_credential_helper("../evil", "a.io"));
 }
 
 TEST(RegistriesConf, Parses) {
