@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "base/progress_events.hpp"
+
 namespace imgctl {
 
 std::string format_bytes(uint64_t bytes) {
@@ -23,10 +25,17 @@ std::string format_bytes(uint64_t bytes) {
     return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, kUnits[u]);
 }
 
-Progress::Progress(std::string title, uint64_t total)
-    : title_(std::move(title)), total_(total), start_(std::chrono::steady_clock::now()) {
+namespace {
+std::atomic<bool> g_tty_bar_disabled{false};
+}
+
+void Progress::disable_tty_bar() { g_tty_bar_disabled = true; }
+
+Progress::Progress(std::string title, uint64_t total, std::string task)
+    : title_(std::move(title)), task_(std::move(task)), total_(total), start_(std::chrono::steady_clock::now()) {
     const char* env = ::getenv("IMGCTL_PROGRESS");
-    visible_ = ::isatty(STDERR_FILENO) && !(env && std::strcmp(env, "0") == 0);
+    visible_ = ::isatty(STDERR_FILENO) && !(env && std::strcmp(env, "0") == 0) && !g_tty_bar_disabled;
+    send_event(false);
 }
 
 Progress::~Progress() { finish(); }
@@ -36,12 +45,27 @@ void Progress::set_total(uint64_t total) { total_ = total; }
 void Progress::add(uint64_t delta) {
     done_ += delta;
     if (visible_) draw(false);
+    send_event(false);
 }
 
 void Progress::finish() {
-    if (!visible_ || finished_) return;
-    draw(true);
+    if (finished_) return;
+    send_event(true);
+    if (visible_) draw(true);
     finished_ = true;
+}
+
+void Progress::send_event(bool final) {
+    if (!progress_events::enabled()) return;
+    {
+        std::lock_guard lock(mu_);
+        auto now = std::chrono::steady_clock::now();
+        if (finished_ || (!final && last_event_.time_since_epoch().count() != 0 &&
+                          now - last_event_ < std::chrono::milliseconds(250)))
+            return;
+        last_event_ = now;
+    }
+    progress_events::bytes(task_, title_, done_.load(), total_.load());
 }
 
 std::string Progress::format_line(const std::string& title, uint64_t done, uint64_t total, double seconds,

@@ -11,10 +11,14 @@ namespace imgctl {
 /// A one-line terminal progress bar on stderr ("title [####    ] 12.0/40.0 MiB 3.1 MiB/s ETA 9s").
 /// It draws only when stderr is a TTY (and IMGCTL_PROGRESS is not "0"), at most 10 times a
 /// second; otherwise it is silent, so logs and pipes stay clean. add() is thread-safe.
+/// With a progress_events channel open (--progress-fd), it also sends a "bytes" event for `task`
+/// at most 4 times a second and once at finish(), TTY or not.
 class Progress {
 public:
     /// `total` may be 0 when unknown (then no bar and no ETA are shown).
-    Progress(std::string title, uint64_t total);
+    Progress(std::string title, uint64_t total, std::string task = "download");
+    /// Turns the TTY bar off for the whole process (`--quiet`); progress events stay on.
+    static void disable_tty_bar();
     ~Progress();
     Progress(const Progress&) = delete;
     Progress& operator=(const Progress&) = delete;
@@ -31,7 +35,10 @@ public:
 
 private:
     void draw(bool final);
+    void send_event(bool final);
     std::string title_;
+    std::string task_;
+    std::chrono::steady_clock::time_point last_event_{};
     std::atomic<uint64_t> total_;
     std::atomic<uint64_t> done_{0};
     std::chrono::steady_clock::time_point start_;

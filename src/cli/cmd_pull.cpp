@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include "base/log.hpp"
+#include "base/progress.hpp"
+#include "base/progress_events.hpp"
 #include "cli/command.hpp"
 #include "cli/store_common.hpp"
 #include "composefs/erofs_writer.hpp"
@@ -29,7 +31,8 @@ constexpr std::string_view kUsage =
     "  --insecure-registry HOST  reach HOST[:PORT] over plain HTTP (repeatable; for test registries)\n"
     "  --authfile FILE           the only auth.json to use (default: see docs/oci.md)\n"
     "  --jobs N                  layers downloaded at once (default 3)\n"
-    "  --quiet                   no progress bar\n";
+    "  --quiet                   no progress bar\n"
+    "  --progress-fd N           progress as JSON lines on file descriptor N (docs/progress-fd.md)\n";
 
 const std::string kFullUsage = std::string(kUsage) + std::string(kRepoUsage) +
                                "Settings: /etc/imgctl/registries.conf (or $IMGCTL_REGISTRIES_CONF), docs/oci.md.\n";
@@ -47,10 +50,11 @@ struct PullArgs {
     oci::RegistryOptions registry;
     std::string default_registry;
     std::string source;
+    int progress_fd = -1;
 };
 
 int parse(int argc, char** argv, PullArgs& a) {
-    enum { kRef = 1, kPlatform, kDefault, kInsecure, kAuth, kJobs, kQuiet };
+    enum { kRef = 1, kPlatform, kDefault, kInsecure, kAuth, kJobs, kQuiet, kProgressFd };
     static const option kOpts[] = {{"ref", required_argument, nullptr, kRef},
                                    {"platform", required_argument, nullptr, kPlatform},
                                    {"default-registry", required_argument, nullptr, kDefault},
@@ -58,6 +62,7 @@ int parse(int argc, char** argv, PullArgs& a) {
                                    {"authfile", required_argument, nullptr, kAuth},
                                    {"jobs", required_argument, nullptr, kJobs},
                                    {"quiet", no_argument, nullptr, kQuiet},
+                                   {"progress-fd", required_argument, nullptr, kProgressFd},
                                    IMGCTL_REPO_LONG_OPTIONS,
                                    {}};
     int opt;
@@ -83,7 +88,15 @@ int parse(int argc, char** argv, PullArgs& a) {
                 break;
             }
             case 'q':
-            case kQuiet: a.pull.show_progress = false; break;
+            case kQuiet: Progress::disable_tty_bar(); break;
+            case kProgressFd: {
+                char* end = nullptr;
+                long n = std::strtol(optarg, &end, 10);
+                if (*end != '\0' || n < 0 || n > 1 << 20)
+                    return usage_error("pull", fmt::format("bad --progress-fd '{}'", optarg));
+                a.progress_fd = static_cast<int>(n);
+                break;
+            }
             default: return usage_error("pull", fmt::format("unknown option '{}'", argv[optind - 1]));
         }
     }
@@ -104,6 +117,15 @@ int run_pull(int argc, char** argv) {
     }
     PullArgs a;
     if (int rc = parse(argc, argv, a); rc != kExitOk) return rc;
+    if (a.progress_fd >= 0) {
+        if (auto o = progress_events::open(a.progress_fd); !o) return usage_error("pull", o.error().message);
+        progress_events::start("pull", a.source);
+    }
+    // Every failure from here on also ends the progress stream.
+    auto fail = [](Error e) {
+        progress_events::end_error(e.message);
+        return cli::fail(std::move(e));
+    };
     if (!a.pull.ref_name.empty()) {
         if (auto v = store::validate_ref_name(a.pull.ref_name); !v) return usage_error("pull", v.error().message);
     }
@@ -147,6 +169,7 @@ int run_pull(int argc, char** argv) {
                  res->cached_layers);
     }
     fmt::print("{}\n", res->image.hex());
+    progress_events::end_ok(res->image.hex(), res->up_to_date);
     return kExitOk;
 }
 

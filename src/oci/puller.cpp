@@ -15,6 +15,7 @@
 
 #include "base/log.hpp"
 #include "base/progress.hpp"
+#include "base/progress_events.hpp"
 #include "oci/layer_record.hpp"
 #include "oci/store_sink.hpp"
 #include "crypto/sha256.hpp"
@@ -250,7 +251,7 @@ Result<void> build_tree(store::Store& st, ImageSource& src, const Reference& ref
         else total += static_cast<uint64_t>(l.size);
     }
     std::optional<Progress> bar;
-    if (opts.show_progress && src.is_remote() && total > 0) bar.emplace(ref.to_string(), total);
+    if (opts.show_progress && src.is_remote() && total > 0) bar.emplace(ref.to_string(), total, "download");
     LayerFetcher fetcher(src, layers, skip, opts.max_connections, [&bar](int64_t d) {
         if (bar && d > 0) bar->add(static_cast<uint64_t>(d));
     });
@@ -304,10 +305,13 @@ Result<PullResult> pull_image(store::Store& st, ImageSource& src, const Referenc
     composefs::Tree tree;
     std::vector<std::string> records;  // per layer, "sha256:" of its record blob
     st.begin_batch();
+    progress_events::step("pull", "fetch", 1, 4);
     IMGCTL_TRY(build_tree(st, src, ref, opts, *r, tree, res, records));
+    progress_events::step("pull", "sync", 2, 4);
     IMGCTL_TRY(st.commit_batch());
 
     // 3. Image, provenance, ref.
+    progress_events::step("pull", "compose", 3, 4);
     auto image = write_image(tree, st);
     if (!image) return std::move(image).error().context("writing the composefs image");
     res.image = *image;
@@ -315,6 +319,7 @@ Result<PullResult> pull_image(store::Store& st, ImageSource& src, const Referenc
     IMGCTL_TRY(st.put_blob(*parse_sha256_digest(r->manifest.digest), as_bytes(r->manifest.body)));
     IMGCTL_TRY(st.put_blob(*parse_sha256_digest(r->parsed.config.digest), as_bytes(r->config_text)));
     IMGCTL_TRY(st.set_image_meta(res.image, image_meta(opts, ref, *r, want, records)));
+    progress_events::step("pull", "ref", 4, 4);
     IMGCTL_TRY(st.set_ref(res.ref_name, res.image));
     return res;
 }
