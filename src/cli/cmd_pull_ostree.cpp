@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "base/log.hpp"
+#include "base/progress.hpp"
+#include "base/progress_events.hpp"
 #include "cli/command.hpp"
 #include "cli/store_common.hpp"
 #include "ostree/importer.hpp"
@@ -25,7 +27,9 @@ constexpr std::string_view kUsage =
     "  --no-gpg-verify     do not verify the commit signature of a URL (verified by default)\n"
     "  --gpg-keyring FILE  trust the public keys in FILE for this URL\n"
     "  --keep-usr-etc      keep /usr/etc as it is instead of moving it to /etc\n"
-    "  --json              print image, ref, commit and counts as JSON\n";
+    "  --json              print image, ref, commit and counts as JSON\n"
+    "  --quiet             no progress bar\n"
+    "  --progress-fd N     progress as JSON lines on file descriptor N (docs/progress-fd.md)\n";
 
 const std::string kFullUsage = std::string(kUsage) + std::string(kRepoUsage);
 
@@ -51,25 +55,37 @@ void print_result(const ostree::ImportResult& r, bool json) {
 }
 
 int run_pull_ostree(int argc, char** argv) {
-    enum { kNoGpg = 1, kKeyring, kKeepUsrEtc, kJson };
+    enum { kNoGpg = 1, kKeyring, kKeepUsrEtc, kJson, kQuiet, kProgressFd };
     static const option kOpts[] = {
         IMGCTL_REPO_LONG_OPTIONS,
         {"no-gpg-verify", no_argument, nullptr, kNoGpg},     {"gpg-keyring", required_argument, nullptr, kKeyring},
         {"keep-usr-etc", no_argument, nullptr, kKeepUsrEtc}, {"json", no_argument, nullptr, kJson},
+        {"quiet", no_argument, nullptr, kQuiet},             {"progress-fd", required_argument, nullptr, kProgressFd},
         {},
     };
     RepoOptions repo;
     ostree::ImportOptions opts;
     bool json = false;
+    int progress_fd = -1;
     int opt;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+", kOpts, nullptr)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+q", kOpts, nullptr)) != -1) {
         if (parse_repo_option(opt, optarg, repo)) continue;
         switch (opt) {
             case kNoGpg: opts.pull.gpg_verify = false; break;
             case kKeyring: opts.pull.gpg_keyring_file = optarg; break;
             case kKeepUsrEtc: opts.read.map_usr_etc = false; break;
             case kJson: json = true; break;
+            case 'q':
+            case kQuiet: Progress::disable_tty_bar(); break;
+            case kProgressFd: {
+                char* end = nullptr;
+                long n = std::strtol(optarg, &end, 10);
+                if (*end != '\0' || n < 0 || n > 1 << 20)
+                    return usage_error("pull-ostree", fmt::format("bad --progress-fd '{}'", optarg));
+                progress_fd = static_cast<int>(n);
+                break;
+            }
             default: return usage_error("pull-ostree", fmt::format("unknown option '{}'", argv[optind - 1]));
         }
     }
@@ -79,6 +95,14 @@ int run_pull_ostree(int argc, char** argv) {
     if (src->kind == ostree::OstreeSource::Kind::Local && !opts.pull.gpg_keyring_file.empty())
         return usage_error("pull-ostree", "--gpg-keyring applies to URLs only (a local repository is read in place)");
 
+    if (progress_fd >= 0) {
+        if (auto o = progress_events::open(progress_fd); !o) return usage_error("pull-ostree", o.error().message);
+        progress_events::start("pull", argv[optind]);
+    }
+    auto fail = [](Error e) {
+        progress_events::end_error(e.message);
+        return cli::fail(std::move(e));
+    };
     // Open the store for writing (waits for another writer), then import.
     auto store = open_store(repo, store::LockMode::Exclusive);
     if (!store) return fail(store.error());
@@ -87,6 +111,7 @@ int run_pull_ostree(int argc, char** argv) {
     log_info("cli", "{}: commit {} -> image {} ({} files, {} objects)", src->to_string(), r->commit.checksum,
              r->image.hex(), r->stats.files, r->stats.external);
     print_result(*r, json);
+    progress_events::end_ok(r->image.hex());
     return kExitOk;
 }
 
