@@ -54,11 +54,16 @@ public:
 
     Result<size_t> read(std::span<std::byte> out) override;
     /// Reads (and decompresses) whatever the consumer left unread, then verifies the digests.
+    /// After a decoding error, a blob digest mismatch (of all raw bytes) is reported instead
+    /// of the decoding error, as the more basic cause.
     Result<void> finish();
     uint64_t compressed_bytes() const { return compressed_bytes_; }
 
 private:
+    Result<size_t> decode(std::span<std::byte> out);
     Result<size_t> fill_input();
+    /// One inflate step into `out` with `avail` input bytes: bytes produced, nullopt at the end.
+    Result<std::optional<size_t>> read_gzip(std::span<std::byte> out, size_t avail);
     struct Codec;
     ByteSource& raw_;
     Compression compression_;
@@ -68,6 +73,7 @@ private:
     std::unique_ptr<std::byte[]> in_;
     size_t in_pos_ = 0, in_len_ = 0;
     bool raw_eof_ = false, done_ = false;
+    std::optional<Error> failed_;  ///< the first error read() returned; returned again after
     uint64_t compressed_bytes_ = 0;
 };
 

@@ -21,7 +21,8 @@ namespace imgctl::oci {
 /// each commit waits for an fsync (with several in flight the file system groups them); in a
 /// batch (what the puller uses) a commit is cheaper but still finishes the digest and stages
 /// the file. At most 4 × threads commits are queued (each holds an open temp file). The
-/// destructor waits for the queue.
+/// destructor waits for the queue. With 0 threads every commit runs inline in finish() (what
+/// the puller uses in a batch: handing such a cheap commit to a thread costs more than it).
 class StoreSink : public ObjectSink {
 public:
     explicit StoreSink(store::Store& s, unsigned threads = 8);
