@@ -16,6 +16,8 @@ namespace imgctl::oci {
 
 namespace {
 
+constexpr size_t kWriteChunk = 512 * 1024;  // download bytes per pwrite (and per reader wake-up)
+
 std::string header_or(const HttpResponse& r, const std::string& name) {
     auto it = r.headers.find(name);
     return it == r.headers.end() ? std::string() : it->second;
@@ -212,15 +214,27 @@ Result<void> RegistryClient::download_blob(const Descriptor& d, int fd, const st
     HttpClient http(opts_.http);
     std::string url = base_url() + "/blobs/" + d.digest;
     crypto::Sha256 hash;
-    uint64_t have = 0;
+    uint64_t have = 0;           // bytes received: `written` in the file, then `pending`
+    uint64_t written = 0;
+    std::vector<std::byte> pending;  // curl hands over 16 KiB at a time: write in bigger pieces
+    pending.reserve(kWriteChunk);
     const uint64_t size = static_cast<uint64_t>(d.size);
     std::optional<Error> sink_error;
     bool first_chunk = true;     // of the current response
     bool wrong_range = false;    // a 206 that does not start where we asked
+    auto flush = [&]() -> Result<void> {
+        if (pending.empty()) return {};
+        IMGCTL_TRY(pwrite_all(fd, pending, static_cast<off_t>(written)));
+        written += pending.size();
+        if (progress) progress(static_cast<int64_t>(pending.size()));  // after the write (GrowingFile)
+        pending.clear();
+        return {};
+    };
     auto restart = [&]() -> Result<void> {
-        if (progress) progress(-static_cast<int64_t>(have));
+        if (progress) progress(-static_cast<int64_t>(written));
         hash = crypto::Sha256();
-        have = 0;
+        have = written = 0;
+        pending.clear();
         if (::ftruncate(fd, 0) < 0) return errno_error(errno, "truncating the download");
         return {};
     };
@@ -244,14 +258,15 @@ Result<void> RegistryClient::download_blob(const Descriptor& d, int fd, const st
             sink_error = make_error(EBADMSG, "blob {} is larger than its descriptor's {} bytes", d.digest, size);
             return false;
         }
-        auto w = pwrite_all(fd, data, static_cast<off_t>(have));
-        if (!w) {
-            sink_error = std::move(w).error();
-            return false;
-        }
+        pending.insert(pending.end(), data.begin(), data.end());
         hash.update(data);
         have += data.size();
-        if (progress) progress(static_cast<int64_t>(data.size()));
+        if (pending.size() >= kWriteChunk) {
+            if (auto w = flush(); !w) {
+                sink_error = std::move(w).error();
+                return false;
+            }
+        }
         return true;
     };
     for (int attempt = 0;; ++attempt) {
@@ -262,6 +277,9 @@ Result<void> RegistryClient::download_blob(const Descriptor& d, int fd, const st
         wrong_range = false;
         uint64_t before = have;
         auto r = authed_get(http, url, headers, sink);
+        if (!sink_error) {
+            if (auto w = flush(); !w) sink_error = std::move(w).error();  // what arrived before a cut counts
+        }
         if (sink_error) return std::move(*sink_error).context(fmt::format("downloading {}", url));
         bool retry = false;
         if (wrong_range) {
