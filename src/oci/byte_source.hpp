@@ -17,6 +17,14 @@ class ByteSource {
 public:
     virtual ~ByteSource() = default;
     virtual Result<size_t> read(std::span<std::byte> out) = 0;
+    /// The next bytes as a view valid until the next call on this source (empty at the end).
+    /// This default reads into `scratch`; a source that already holds the bytes in memory
+    /// (PrefetchSource) returns them without copying.
+    virtual Result<std::span<const std::byte>> next_block(std::span<std::byte> scratch) {
+        auto n = read(scratch);
+        if (!n) return std::move(n).error();
+        return std::span<const std::byte>(scratch.first(*n));
+    }
 };
 
 /// Reads a file descriptor from its current offset (borrowed, not closed).

@@ -31,9 +31,10 @@ public:
     virtual Result<UniqueFd> open_layer(const Descriptor& d, const std::function<void(int64_t)>& progress) = 0;
     /// Remote sources only (ENOTSUP otherwise): downloads the layer blob into `fd` (an empty file)
     /// and checks its size and digest. `progress` is called on the downloading thread with the
-    /// number of bytes just written at the end of the file, and with minus the file's size
-    /// right before a restarted transfer truncates it, so a reader may follow the file while
-    /// it grows (GrowingFile). open_layer() is this into a new file in the store's tmp/.
+    /// number of bytes just written at the end of the file; the file is only ever appended to
+    /// (each byte written once), so a reader may follow it while it grows (GrowingFile) and the
+    /// digest checked at the end covers exactly what it read. open_layer() is this into a new
+    /// file in the store's tmp/.
     virtual Result<void> download_layer(const Descriptor& d, int fd, const std::function<void(int64_t)>& progress) {
         (void)d, (void)fd, (void)progress;
         return make_error(ENOTSUP, "this image source is not downloaded");

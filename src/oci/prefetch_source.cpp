@@ -45,30 +45,45 @@ void PrefetchSource::produce() {
     }
 }
 
+Result<bool> PrefetchSource::advance() {
+    if (current_.data && current_pos_ < current_.len) return true;
+    std::unique_lock lock(mu_);
+    if (current_.data) {
+        bool was_empty = free_.empty();
+        free_.push_back(std::move(current_));
+        if (was_empty) cv_.notify_all();  // the producer only ever waits for an empty free list
+    }
+    current_ = Block{};
+    cv_.wait(lock, [&] { return !ready_.empty() || end_ || stopping_; });
+    if (ready_.empty()) {
+        if (error_) return *error_;
+        if (stopping_ && !end_) return make_error(ECANCELED, "reading a stopped prefetch stream");
+        return false;
+    }
+    current_ = std::move(ready_.front());
+    ready_.pop_front();
+    current_pos_ = 0;
+    return true;
+}
+
 Result<size_t> PrefetchSource::read(std::span<std::byte> out) {
     if (out.empty()) return size_t{0};
-    if (!current_.data || current_pos_ == current_.len) {
-        std::unique_lock lock(mu_);
-        if (current_.data) {
-            bool was_empty = free_.empty();
-            free_.push_back(std::move(current_));
-            if (was_empty) cv_.notify_all();  // the producer only ever waits for an empty free list
-        }
-        current_ = Block{};
-        cv_.wait(lock, [&] { return !ready_.empty() || end_ || stopping_; });
-        if (ready_.empty()) {
-            if (error_) return *error_;
-            if (stopping_ && !end_) return make_error(ECANCELED, "reading a stopped prefetch stream");
-            return size_t{0};
-        }
-        current_ = std::move(ready_.front());
-        ready_.pop_front();
-        current_pos_ = 0;
-    }
+    auto more = advance();
+    if (!more) return std::move(more).error();
+    if (!*more) return size_t{0};
     size_t n = std::min(out.size(), current_.len - current_pos_);
     std::memcpy(out.data(), current_.data.get() + current_pos_, n);
     current_pos_ += n;
     return n;
+}
+
+Result<std::span<const std::byte>> PrefetchSource::next_block(std::span<std::byte>) {
+    auto more = advance();
+    if (!more) return std::move(more).error();
+    if (!*more) return std::span<const std::byte>{};
+    std::span<const std::byte> view(current_.data.get() + current_pos_, current_.len - current_pos_);
+    current_pos_ = current_.len;  // handed out: the block goes back to the producer next time
+    return view;
 }
 
 }  // namespace imgctl::oci

@@ -27,6 +27,8 @@ public:
     PrefetchSource& operator=(const PrefetchSource&) = delete;
 
     Result<size_t> read(std::span<std::byte> out) override;
+    /// The rest of the current block, or the next one, without a copy.
+    Result<std::span<const std::byte>> next_block(std::span<std::byte> scratch) override;
     /// Stops reading ahead and waits for the thread (idempotent).
     void stop();
 
@@ -36,6 +38,8 @@ private:
         size_t len = 0;
     };
     void produce();
+    /// Makes current_ a block with unread bytes; false at the end.
+    Result<bool> advance();
 
     ByteSource& inner_;
     size_t block_size_;

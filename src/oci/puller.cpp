@@ -171,13 +171,15 @@ std::map<std::string, CachedLayer> load_cached_layers(store::Store& st, const Ma
 
 // Streams one fetched layer into the tree, checks its digests, and stores its record.
 // Returns the record's "sha256:<hex>".
+// `check_blob`: hash the compressed bytes here (local blobs); a download checks its own, and
+// its file is append-only, so that check covers exactly the bytes read here.
 Result<std::string> apply_fetched(store::Store& st, LayerApplier& applier, ByteSource& raw, const Descriptor& l,
-                                  Compression comp, const std::string& diff_id, PullResult& res) {
+                                  Compression comp, const std::string& diff_id, bool check_blob, PullResult& res) {
     // zstd:chunked blobs (skopeo/containers-storage) decompress to the tar without its trailing
     // record padding, so they never hash to the diff_id; the blob digest from the manifest
     // authenticates them instead (docs/oci.md).
     bool chunked = l.annotations.count(std::string(kZstdChunkedChecksum)) > 0;
-    LayerStream stream(raw, comp, parse_sha256_digest(l.digest),
+    LayerStream stream(raw, comp, check_blob ? parse_sha256_digest(l.digest) : std::nullopt,
                        chunked ? std::nullopt : parse_sha256_digest(diff_id));
     std::vector<LayerEntry> entries;
     Result<LayerStats> stats = make_error(ECANCELED, "not applied");
@@ -242,9 +244,10 @@ Result<void> build_tree(store::Store& st, ImageSource& src, const Reference& ref
         }
         auto raw = fetcher.reader(i);
         if (!raw) return ctx(std::move(raw).error());
-        auto rec = apply_fetched(st, applier, **raw, l, comp[i], r.config.diff_ids[i], res);
-        if (!rec) return ctx(std::move(rec).error());
+        auto rec = apply_fetched(st, applier, **raw, l, comp[i], r.config.diff_ids[i], !src.verifies_layers(), res);
+        // A failed download (digest, size) is the cause to report, also when the layer failed first.
         if (auto fetched = fetcher.wait(i); !fetched) return ctx(std::move(fetched).error());
+        if (!rec) return ctx(std::move(rec).error());
         records.push_back(std::move(*rec));
     }
     applier.finalize();

@@ -71,6 +71,27 @@ TEST(PrefetchSource, DeliversTheInnerBytesInOrderForAnyReadSize) {
     }
 }
 
+TEST(PrefetchSource, NextBlockHandsOutTheBlocksWithoutCopies) {
+    std::string data = pattern(300007);
+    ChunkSource inner(data, 5000, false);
+    PrefetchSource ahead(inner, 4096, 3);
+    std::string got;
+    std::vector<std::byte> scratch(16), small(100);
+    // A read() leaves part of a block; next_block() returns that rest, then whole blocks.
+    auto n = ahead.read(small);
+    ASSERT_TRUE(n);
+    got.append(reinterpret_cast<const char*>(small.data()), *n);
+    while (true) {
+        auto b = ahead.next_block(scratch);
+        ASSERT_TRUE(b) << b.error().message;
+        if (b->empty()) break;
+        EXPECT_LE(b->size(), 4096u);
+        EXPECT_TRUE(b->data() < scratch.data() || b->data() >= scratch.data() + scratch.size()) << "not copied";
+        got.append(reinterpret_cast<const char*>(b->data()), b->size());
+    }
+    EXPECT_EQ(got, data);
+}
+
 TEST(PrefetchSource, AnErrorComesAfterTheBytesBeforeIt) {
     std::string data = pattern(50000);
     ChunkSource inner(data, 1000, /*fail_at_end=*/true);
