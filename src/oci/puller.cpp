@@ -25,6 +25,7 @@ namespace {
 
 using json = nlohmann::json;
 
+constexpr uint64_t kWritebackEvery = 32 << 20;
 constexpr std::string_view kZstdChunkedChecksum = "io.containers.zstd-chunked.manifest-checksum";
 
 void add_stats(LayerStats& t, const LayerStats& s) {
@@ -227,7 +228,8 @@ Result<void> build_tree(store::Store& st, ImageSource& src, const Reference& ref
     });
     // In a store batch a commit only finishes the digest and closes the staged file: cheaper
     // inline than handed to another thread (docs/oci.md, "Performance").
-    StoreSink sink(st, 0);
+    // And the objects start going to disk while the layers still unpack (EarlyWriteback).
+    StoreSink sink(st, 0, kWritebackEvery);
     LayerApplier applier(tree, sink);
     for (size_t i = 0; i < layers.size(); ++i) {
         const auto& l = layers[i];

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "oci/early_writeback.hpp"
 #include "oci/object_sink.hpp"
 
 namespace imgctl::store {
@@ -25,7 +26,9 @@ namespace imgctl::oci {
 /// the puller uses in a batch: handing such a cheap commit to a thread costs more than it).
 class StoreSink : public ObjectSink {
 public:
-    explicit StoreSink(store::Store& s, unsigned threads = 8);
+    /// With `writeback_every` > 0, every that many bytes of objects a background syncfs starts
+    /// writing the batch to disk early (EarlyWriteback; best effort).
+    explicit StoreSink(store::Store& s, unsigned threads = 8, uint64_t writeback_every = 0);
     ~StoreSink() override;
     StoreSink(const StoreSink&) = delete;
     StoreSink& operator=(const StoreSink&) = delete;
@@ -49,6 +52,7 @@ private:
     bool stop_ = false;
     std::optional<Error> error_;
     std::vector<std::thread> threads_;
+    std::unique_ptr<EarlyWriteback> writeback_;  // null when off
 };
 
 }  // namespace imgctl::oci

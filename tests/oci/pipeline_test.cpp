@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "base/temp_dir.hpp"
+#include "oci/early_writeback.hpp"
 #include "oci/growing_file.hpp"
 #include "oci/prefetch_source.hpp"
 
@@ -180,6 +181,30 @@ TEST(GrowingFile, AFailedDownloadFailsTheReaderAndCancelStopsIt) {
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, ECANCELED);
     ::close(fd);
+}
+
+}  // namespace
+}  // namespace imgctl::oci
+
+namespace imgctl::oci {
+namespace {
+
+TEST(EarlyWriteback, StartsASyncfsPerThresholdOneAtATime) {
+    auto dir = TempDir::create("early-writeback-test-");
+    ASSERT_TRUE(dir);
+    int dfd = ::open(dir->path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ASSERT_GE(dfd, 0);
+    auto wb = EarlyWriteback::create(dfd, 1000);
+    ::close(dfd);
+    ASSERT_TRUE(wb) << wb.error().message;
+    (*wb)->add(999);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_EQ((*wb)->syncs(), 0u) << "below the threshold nothing starts";
+    (*wb)->add(1);
+    for (int i = 0; i < 400 && (*wb)->syncs() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_EQ((*wb)->syncs(), 1u);
+    for (int i = 0; i < 100; ++i) (*wb)->add(1000);  // while one runs, more requests fold into it
+    wb->reset();  // waits for a running one
 }
 
 }  // namespace
