@@ -17,6 +17,14 @@ class ByteSource {
 public:
     virtual ~ByteSource() = default;
     virtual Result<size_t> read(std::span<std::byte> out) = 0;
+    /// The next bytes as a view valid until the next call on this source (empty at the end).
+    /// This default reads into `scratch`; a source that already holds the bytes in memory
+    /// (PrefetchSource) returns them without copying.
+    virtual Result<std::span<const std::byte>> next_block(std::span<std::byte> scratch) {
+        auto n = read(scratch);
+        if (!n) return std::move(n).error();
+        return std::span<const std::byte>(scratch.first(*n));
+    }
 };
 
 /// Reads a file descriptor from its current offset (borrowed, not closed).
@@ -54,11 +62,16 @@ public:
 
     Result<size_t> read(std::span<std::byte> out) override;
     /// Reads (and decompresses) whatever the consumer left unread, then verifies the digests.
+    /// After a decoding error, a blob digest mismatch (of all raw bytes) is reported instead
+    /// of the decoding error, as the more basic cause.
     Result<void> finish();
     uint64_t compressed_bytes() const { return compressed_bytes_; }
 
 private:
+    Result<size_t> decode(std::span<std::byte> out);
     Result<size_t> fill_input();
+    /// One inflate step into `out` with `avail` input bytes: bytes produced, nullopt at the end.
+    Result<std::optional<size_t>> read_gzip(std::span<std::byte> out, size_t avail);
     struct Codec;
     ByteSource& raw_;
     Compression compression_;
@@ -68,6 +81,7 @@ private:
     std::unique_ptr<std::byte[]> in_;
     size_t in_pos_ = 0, in_len_ = 0;
     bool raw_eof_ = false, done_ = false;
+    std::optional<Error> failed_;  ///< the first error read() returned; returned again after
     uint64_t compressed_bytes_ = 0;
 };
 

@@ -128,6 +128,9 @@ Result<HttpResponse> HttpClient::get(const std::string& url, const std::vector<s
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &on_progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    // 512 KiB receive buffer instead of 16 KiB: a layer blob arrives in 32x fewer recv/write
+    // rounds (each a pwrite into the download file and a wake-up of the reader following it).
+    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
     if (!opts_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, opts_.ca_file.c_str());
     curl_easy_setopt(c, CURLOPT_USERAGENT, "imgctl/" "0.1");
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &on_header_status);

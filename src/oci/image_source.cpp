@@ -99,9 +99,12 @@ public:
         int fd = ::openat(tmp_fd_, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
         if (fd < 0) return errno_error(errno, "creating a download file in the store's tmp/");
         UniqueFd file(fd);
-        IMGCTL_TRY(client_.download_blob(d, file.get(), progress));
+        IMGCTL_TRY(download_layer(d, file.get(), progress));
         if (::lseek(file.get(), 0, SEEK_SET) < 0) return errno_error(errno, "rewinding a download");
         return file;
+    }
+    Result<void> download_layer(const Descriptor& d, int fd, const std::function<void(int64_t)>& progress) override {
+        return client_.download_blob(d, fd, progress);
     }
     bool verifies_layers() const override { return true; }
     bool is_remote() const override { return true; }

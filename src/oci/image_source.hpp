@@ -29,6 +29,16 @@ public:
     /// A readable fd positioned at the start of the layer blob. `progress` gets byte deltas of
     /// network transfers. Thread-safe: the puller opens several layers at once.
     virtual Result<UniqueFd> open_layer(const Descriptor& d, const std::function<void(int64_t)>& progress) = 0;
+    /// Remote sources only (ENOTSUP otherwise): downloads the layer blob into `fd` (an empty file)
+    /// and checks its size and digest. `progress` is called on the downloading thread with the
+    /// number of bytes just written at the end of the file; the file is only ever appended to
+    /// (each byte written once), so a reader may follow it while it grows (GrowingFile) and the
+    /// digest checked at the end covers exactly what it read. open_layer() is this into a new
+    /// file in the store's tmp/.
+    virtual Result<void> download_layer(const Descriptor& d, int fd, const std::function<void(int64_t)>& progress) {
+        (void)d, (void)fd, (void)progress;
+        return make_error(ENOTSUP, "this image source is not downloaded");
+    }
     /// True when open_layer() already checked the digest (downloads).
     virtual bool verifies_layers() const = 0;
     /// True when opening a layer transfers it (worth doing in parallel, with a progress bar).

@@ -66,13 +66,14 @@ struct LayerApplier::Reader {
 
     static la_ssize_t read_cb(archive*, void* ctx, const void** out) {
         auto* self = static_cast<Reader*>(ctx);
-        auto n = self->src.read({self->buf.get(), kBlock});
-        if (!n) {
-            self->src_error = std::move(n).error();
+        // The view stays valid until the next call, as libarchive requires.
+        auto b = self->src.next_block({self->buf.get(), kBlock});
+        if (!b) {
+            self->src_error = std::move(b).error();
             return -1;
         }
-        *out = self->buf.get();
-        return static_cast<la_ssize_t>(*n);
+        *out = b->data();
+        return static_cast<la_ssize_t>(b->size());
     }
     Error error(std::string_view what) {
         if (src_error) return Error(*src_error).context(what);

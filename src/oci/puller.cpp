@@ -3,20 +3,19 @@
 #include <fcntl.h>
 
 #include <algorithm>
-#include <atomic>
 #include <functional>
 #include <ctime>
 #include <map>
 #include <set>
-#include <future>
-#include <semaphore>
 
 #include <nlohmann/json.hpp>
 
 #include "base/log.hpp"
 #include "base/progress.hpp"
 #include "base/progress_events.hpp"
+#include "oci/layer_fetcher.hpp"
 #include "oci/layer_record.hpp"
+#include "oci/prefetch_source.hpp"
 #include "oci/store_sink.hpp"
 #include "crypto/sha256.hpp"
 #include "store/store.hpp"
@@ -27,6 +26,7 @@ namespace {
 
 using json = nlohmann::json;
 
+constexpr uint64_t kWritebackEvery = 32 << 20;
 constexpr std::string_view kZstdChunkedChecksum = "io.containers.zstd-chunked.manifest-checksum";
 
 void add_stats(LayerStats& t, const LayerStats& s) {
@@ -171,54 +171,26 @@ std::map<std::string, CachedLayer> load_cached_layers(store::Store& st, const Ma
     return out;
 }
 
-// Fetches layer blobs: every one starts at once (registries) and a semaphore bounds the
-// connections; get(i) waits for layer i. Destroying it cancels the fetches not yet started and
-// waits for those running (members are destroyed in reverse order: the futures first).
-class LayerFetcher {
-public:
-    LayerFetcher(ImageSource& src, const std::vector<Descriptor>& layers, const std::set<std::string>& skip,
-                 unsigned connections, std::function<void(int64_t)> progress)
-        : slots_(std::clamp<unsigned>(connections, 1, 64)), progress_(std::move(progress)) {
-        for (const auto& l : layers) {
-            if (skip.count(l.digest)) {
-                futures_.emplace_back();  // applied from its record, never fetched
-                continue;
-            }
-            futures_.push_back(std::async(src.is_remote() ? std::launch::async : std::launch::deferred,
-                                          [this, &src, l]() -> Result<UniqueFd> {
-                                              slots_.acquire();
-                                              auto fd = cancel_ ? Result<UniqueFd>(make_error(ECANCELED, "cancelled"))
-                                                                : src.open_layer(l, progress_);
-                                              slots_.release();
-                                              return fd;
-                                          }));
-        }
-    }
-    ~LayerFetcher() { cancel_ = true; }
-    LayerFetcher(const LayerFetcher&) = delete;
-    LayerFetcher& operator=(const LayerFetcher&) = delete;
-    Result<UniqueFd> get(size_t i) { return futures_[i].get(); }
-
-private:
-    std::atomic<bool> cancel_{false};
-    std::counting_semaphore<64> slots_;
-    std::function<void(int64_t)> progress_;
-    std::vector<std::future<Result<UniqueFd>>> futures_;
-};
-
 // Streams one fetched layer into the tree, checks its digests, and stores its record.
 // Returns the record's "sha256:<hex>".
-Result<std::string> apply_fetched(store::Store& st, LayerApplier& applier, int fd, const Descriptor& l,
-                                  Compression comp, const std::string& diff_id, PullResult& res) {
-    FdSource raw(fd);
+// `check_blob`: hash the compressed bytes here (local blobs); a download checks its own, and
+// its file is append-only, so that check covers exactly the bytes read here.
+Result<std::string> apply_fetched(store::Store& st, LayerApplier& applier, ByteSource& raw, const Descriptor& l,
+                                  Compression comp, const std::string& diff_id, bool check_blob, PullResult& res) {
     // zstd:chunked blobs (skopeo/containers-storage) decompress to the tar without its trailing
     // record padding, so they never hash to the diff_id; the blob digest from the manifest
     // authenticates them instead (docs/oci.md).
     bool chunked = l.annotations.count(std::string(kZstdChunkedChecksum)) > 0;
-    LayerStream stream(raw, comp, parse_sha256_digest(l.digest),
+    LayerStream stream(raw, comp, check_blob ? parse_sha256_digest(l.digest) : std::nullopt,
                        chunked ? std::nullopt : parse_sha256_digest(diff_id));
     std::vector<LayerEntry> entries;
-    auto stats = applier.apply(stream, &entries);
+    Result<LayerStats> stats = make_error(ECANCELED, "not applied");
+    {
+        // Two pipeline stages: reading, decompressing and hashing on one thread, tar parsing and
+        // object writing on this one (docs/oci.md, "Performance").
+        PrefetchSource ahead(stream);
+        stats = applier.apply(ahead, &entries);
+    }
     auto fin = stream.finish();
     // A damaged blob shows up as a tar or decompression error first: name the cause.
     if (!fin) return std::move(fin).error();
@@ -252,10 +224,13 @@ Result<void> build_tree(store::Store& st, ImageSource& src, const Reference& ref
     }
     std::optional<Progress> bar;
     if (opts.show_progress && src.is_remote() && total > 0) bar.emplace(ref.to_string(), total, "download");
-    LayerFetcher fetcher(src, layers, skip, opts.max_connections, [&bar](int64_t d) {
+    LayerFetcher fetcher(src, st.dir_fd("tmp"), layers, skip, opts.max_connections, [&bar](int64_t d) {
         if (bar && d > 0) bar->add(static_cast<uint64_t>(d));
     });
-    StoreSink sink(st);
+    // In a store batch a commit only finishes the digest and closes the staged file: cheaper
+    // inline than handed to another thread (docs/oci.md, "Performance").
+    // And the objects start going to disk while the layers still unpack (EarlyWriteback).
+    StoreSink sink(st, 0, kWritebackEvery);
     LayerApplier applier(tree, sink);
     for (size_t i = 0; i < layers.size(); ++i) {
         const auto& l = layers[i];
@@ -270,9 +245,11 @@ Result<void> build_tree(store::Store& st, ImageSource& src, const Reference& ref
             records.push_back(c->second.record);
             continue;
         }
-        auto fd = fetcher.get(i);
-        if (!fd) return ctx(std::move(fd).error());
-        auto rec = apply_fetched(st, applier, fd->get(), l, comp[i], r.config.diff_ids[i], res);
+        auto raw = fetcher.reader(i);
+        if (!raw) return ctx(std::move(raw).error());
+        auto rec = apply_fetched(st, applier, **raw, l, comp[i], r.config.diff_ids[i], !src.verifies_layers(), res);
+        // A failed download (digest, size) is the cause to report, also when the layer failed first.
+        if (auto fetched = fetcher.wait(i); !fetched) return ctx(std::move(fetched).error());
         if (!rec) return ctx(std::move(rec).error());
         records.push_back(std::move(*rec));
     }

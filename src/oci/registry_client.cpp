@@ -1,5 +1,7 @@
 #include "oci/registry_client.hpp"
 
+#include <cstring>
+
 #include <unistd.h>
 
 #include <chrono>
@@ -15,6 +17,8 @@
 namespace imgctl::oci {
 
 namespace {
+
+constexpr size_t kWriteChunk = 512 * 1024;  // download bytes per pwrite (and per reader wake-up)
 
 std::string header_or(const HttpResponse& r, const std::string& name) {
     auto it = r.headers.find(name);
@@ -211,62 +215,92 @@ Result<std::string> RegistryClient::get_blob(const Descriptor& d) {
 Result<void> RegistryClient::download_blob(const Descriptor& d, int fd, const std::function<void(int64_t)>& progress) {
     HttpClient http(opts_.http);
     std::string url = base_url() + "/blobs/" + d.digest;
+    // The file is append-only, so a reader may follow it (GrowingFile) and trust that what it
+    // read is what gets verified here: a response that starts again from byte 0 (a server
+    // ignoring Range) must re-send the bytes already in the file identically (compared), and
+    // only bytes past them are appended. `hashed` is the position in the blob of the next byte
+    // the server sends; below `written` those bytes are being compared ("replayed").
     crypto::Sha256 hash;
-    uint64_t have = 0;
+    uint64_t hashed = 0, written = 0;
+    std::vector<std::byte> pending;  // curl hands over 16 KiB at a time: write in bigger pieces
+    pending.reserve(kWriteChunk);
+    std::vector<std::byte> old;      // file bytes to compare a replay with
     const uint64_t size = static_cast<uint64_t>(d.size);
     std::optional<Error> sink_error;
     bool first_chunk = true;     // of the current response
     bool wrong_range = false;    // a 206 that does not start where we asked
-    auto restart = [&]() -> Result<void> {
-        if (progress) progress(-static_cast<int64_t>(have));
-        hash = crypto::Sha256();
-        have = 0;
-        if (::ftruncate(fd, 0) < 0) return errno_error(errno, "truncating the download");
+    auto flush = [&]() -> Result<void> {
+        if (pending.empty()) return {};
+        IMGCTL_TRY(pwrite_all(fd, pending, static_cast<off_t>(written)));
+        written += pending.size();
+        if (progress) progress(static_cast<int64_t>(pending.size()));  // after the write (GrowingFile)
+        pending.clear();
+        return {};
+    };
+    auto replay = [&](std::span<const std::byte> data) -> Result<void> {
+        old.resize(data.size());
+        auto n = pread_full(fd, old, static_cast<off_t>(hashed));
+        if (!n) return std::move(n).error().context("re-reading the download");
+        if (*n != data.size() || std::memcmp(old.data(), data.data(), data.size()) != 0)
+            return make_error(EBADMSG, "blob {} changed between attempts (bytes from {} differ)", d.digest, hashed);
+        hash.update(data);
+        hashed += data.size();
         return {};
     };
     BodySink sink = [&](const HttpResponse& resp, std::span<const std::byte> data) {
         if (first_chunk) {
             first_chunk = false;
-            if (resp.status == 206 && !header_or(resp, "content-range").starts_with(fmt::format("bytes {}-", have))) {
+            if (resp.status == 206 && !header_or(resp, "content-range").starts_with(fmt::format("bytes {}-", hashed))) {
                 // Not the range we asked for (RFC 9110 §14.4): drop it, start over without Range.
                 wrong_range = true;
                 return false;
             }
-            if (resp.status == 200 && have > 0) {  // the server ignored our Range: start over
-                auto r = restart();
-                if (!r) {
-                    sink_error = std::move(r).error();
-                    return false;
-                }
+            if (resp.status == 200 && hashed > 0) {  // the server ignored our Range: from byte 0 again
+                hash = crypto::Sha256();
+                hashed = 0;
             }
         }
-        if (have + data.size() > size) {
+        if (hashed < written) {
+            size_t n = static_cast<size_t>(std::min<uint64_t>(data.size(), written - hashed));
+            if (auto r = replay(data.first(n)); !r) {
+                sink_error = std::move(r).error();
+                return false;
+            }
+            data = data.subspan(n);
+        }
+        if (data.empty()) return true;
+        if (hashed + data.size() > size) {
             sink_error = make_error(EBADMSG, "blob {} is larger than its descriptor's {} bytes", d.digest, size);
             return false;
         }
-        auto w = pwrite_all(fd, data, static_cast<off_t>(have));
-        if (!w) {
-            sink_error = std::move(w).error();
-            return false;
-        }
+        pending.insert(pending.end(), data.begin(), data.end());
         hash.update(data);
-        have += data.size();
-        if (progress) progress(static_cast<int64_t>(data.size()));
+        hashed += data.size();
+        if (pending.size() >= kWriteChunk) {
+            if (auto w = flush(); !w) {
+                sink_error = std::move(w).error();
+                return false;
+            }
+        }
         return true;
     };
     for (int attempt = 0;; ++attempt) {
         std::vector<std::string> headers;
-        if (have > 0) headers.push_back(fmt::format("Range: bytes={}-", have));
+        if (hashed > 0) headers.push_back(fmt::format("Range: bytes={}-", hashed));
         sink_error.reset();
         first_chunk = true;
         wrong_range = false;
-        uint64_t before = have;
+        uint64_t before = hashed;
         auto r = authed_get(http, url, headers, sink);
+        if (!sink_error) {
+            if (auto w = flush(); !w) sink_error = std::move(w).error();  // what arrived before a cut counts
+        }
         if (sink_error) return std::move(*sink_error).context(fmt::format("downloading {}", url));
         bool retry = false;
         if (wrong_range) {
-            log_debug("oci", "blob {}: the server answered a different range, restarting", d.digest);
-            IMGCTL_TRY(restart());
+            log_debug("oci", "blob {}: the server answered a different range, starting again from byte 0", d.digest);
+            hash = crypto::Sha256();
+            hashed = 0;
             retry = true;
         } else if (!r) {
             if (r.error().code != EAGAIN) return std::move(r).error();
@@ -277,19 +311,20 @@ Result<void> RegistryClient::download_blob(const Descriptor& d, int fd, const st
             return make_error(ENOENT, "blob {} not found in {}/{}", d.digest, host_, repository_);
         } else if (r->status != 200 && r->status != 206) {
             return make_error(EIO, "GET {}: HTTP {} {}", url, r->status, error_detail(*r));
-        } else if (have < size) {
+        } else if (hashed < size) {
             retry = true;  // the connection ended early without a transport error
         }
         if (!retry) break;
         if (attempt >= opts_.http.retries)
             return make_error(EIO, "GET {}: giving up after {} attempts ({})", url, attempt + 1,
                               r ? fmt::format("HTTP {}", r->status) : r.error().message);
-        log_debug("oci", "blob {}: attempt {} ended at byte {} (got {} this time: {}), {}", d.digest, attempt + 1, have,
-                  have - before, r ? fmt::format("HTTP {}", r->status) : r.error().message,
-                  have > 0 ? "resuming" : "retrying");
+        log_debug("oci", "blob {}: attempt {} ended at byte {} (got {} this time: {}), {}", d.digest, attempt + 1, hashed,
+                  hashed - std::min(before, hashed), r ? fmt::format("HTTP {}", r->status) : r.error().message,
+                  hashed > 0 ? "resuming" : "retrying");
         backoff(attempt, r ? &*r : nullptr);
     }
-    if (have != size) return make_error(EBADMSG, "blob {}: got {} bytes, expected {}", d.digest, have, size);
+    if (hashed != size || written != size)
+        return make_error(EBADMSG, "blob {}: got {} bytes, expected {}", d.digest, written, size);
     std::string got = "sha256:" + hash.finish().hex();
     if (got != d.digest)
         return make_error(EBADMSG, "blob from {} does not match its digest: expected {}, got {}", url, d.digest, got);

@@ -44,7 +44,9 @@ public:
     /// Fetches a small blob (a config) into memory and verifies it.
     Result<std::string> get_blob(const Descriptor& d);
     /// Streams a blob into `fd` (an empty file opened read-write), resuming after interruptions,
-    /// and verifies size and sha256. `progress` gets byte deltas (negative after a restart).
+    /// and verifies size and sha256. The file is only ever appended to: a response that starts
+    /// again from byte 0 must repeat the bytes already in the file (compared; EBADMSG if not).
+    /// `progress` gets +N once N more bytes are in the file (GrowingFile relies on both).
     Result<void> download_blob(const Descriptor& d, int fd, const std::function<void(int64_t)>& progress);
 
     std::string base_url() const;

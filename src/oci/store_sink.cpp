@@ -18,8 +18,13 @@ private:
 
 }  // namespace
 
-StoreSink::StoreSink(store::Store& s, unsigned threads) : store_(s), max_queue_(4 * std::max(threads, 1u)) {
-    for (unsigned i = 0; i < std::max(threads, 1u); ++i) threads_.emplace_back([this] { work(); });
+StoreSink::StoreSink(store::Store& s, unsigned threads, uint64_t writeback_every)
+    : store_(s), max_queue_(4 * std::max(threads, 1u)) {
+    if (writeback_every > 0) {
+        auto wb = EarlyWriteback::create(s.dir_fd("tmp"), writeback_every);
+        if (wb) writeback_ = std::move(*wb);  // best effort: without it the batch's syncfs does it all
+    }
+    for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
 }
 
 StoreSink::~StoreSink() {
@@ -38,6 +43,8 @@ Result<std::unique_ptr<ObjectSink::Writer>> StoreSink::begin(uint64_t size) {
 }
 
 Result<void> StoreSink::finish(std::unique_ptr<Writer> w, const composefs::InodePtr& node) {
+    if (writeback_) writeback_->add(node->size);
+    if (threads_.empty()) return ObjectSink::finish(std::move(w), node);
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return queue_.size() < max_queue_ || error_; });
     if (error_) return *error_;

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "oci/early_writeback.hpp"
 #include "oci/object_sink.hpp"
 
 namespace imgctl::store {
@@ -21,10 +22,13 @@ namespace imgctl::oci {
 /// each commit waits for an fsync (with several in flight the file system groups them); in a
 /// batch (what the puller uses) a commit is cheaper but still finishes the digest and stages
 /// the file. At most 4 × threads commits are queued (each holds an open temp file). The
-/// destructor waits for the queue.
+/// destructor waits for the queue. With 0 threads every commit runs inline in finish() (what
+/// the puller uses in a batch: handing such a cheap commit to a thread costs more than it).
 class StoreSink : public ObjectSink {
 public:
-    explicit StoreSink(store::Store& s, unsigned threads = 8);
+    /// With `writeback_every` > 0, every that many bytes of objects a background syncfs starts
+    /// writing the batch to disk early (EarlyWriteback; best effort).
+    explicit StoreSink(store::Store& s, unsigned threads = 8, uint64_t writeback_every = 0);
     ~StoreSink() override;
     StoreSink(const StoreSink&) = delete;
     StoreSink& operator=(const StoreSink&) = delete;
@@ -48,6 +52,7 @@ private:
     bool stop_ = false;
     std::optional<Error> error_;
     std::vector<std::thread> threads_;
+    std::unique_ptr<EarlyWriteback> writeback_;  // null when off
 };
 
 }  // namespace imgctl::oci

@@ -119,7 +119,8 @@ Result<void> verity_for(int ro_fd, const std::string& name, bool require_verity)
 
 // Links a complete, durable file under its final name; never renames, so an existing file of
 // that name (same content: names are digests) is never replaced. Creates a missing "XX/" once.
-Result<void> link_into(int src_dir, const std::string& src, int flags, int target_dir_fd, const std::string& name) {
+Result<void> link_into(int src_dir, const std::string& src, int flags, int target_dir_fd, const std::string& name,
+                       LinkCache* cache = nullptr) {
     // The "XX/" parent is opened without following symlinks: a symlink planted as objects/XX
     // must never redirect a link outside the store.
     auto slash = name.find('/');
@@ -127,10 +128,17 @@ Result<void> link_into(int src_dir, const std::string& src, int flags, int targe
     UniqueFd parent;
     int dir = target_dir_fd;
     if (slash != std::string::npos) {
-        auto p = open_dir_nofollow(target_dir_fd, {name.substr(0, slash)}, /*create=*/true);
-        if (!p) return std::move(p).error().context(fmt::format("linking '{}'", name));
-        parent = std::move(*p);
-        dir = parent.get();
+        std::string_view sub = std::string_view(name).substr(0, slash);
+        auto cached = cache ? cache->dirs.find(sub) : decltype(cache->dirs)::iterator{};
+        if (cache && cached != cache->dirs.end()) {
+            dir = cached->second.get();
+        } else {
+            auto p = open_dir_nofollow(target_dir_fd, {std::string(sub)}, /*create=*/true);
+            if (!p) return std::move(p).error().context(fmt::format("linking '{}'", name));
+            parent = std::move(*p);
+            dir = parent.get();
+            if (cache) cache->dirs.emplace(std::string(sub), std::move(parent));
+        }
     }
     if (::linkat(src_dir, src.c_str(), dir, leaf.c_str(), flags) < 0) {
         if (errno != EEXIST) return errno_error(errno, fmt::format("linking '{}'", name));
@@ -169,11 +177,17 @@ Result<std::string> TmpFile::stage() {
 }
 
 Result<void> link_staged(int tmp_dir_fd, const std::string& staged, int target_dir_fd, const std::string& name,
-                         bool require_verity) {
-    auto ro = open_at(tmp_dir_fd, staged, O_RDONLY | O_NOFOLLOW);
-    if (!ro) return std::move(ro).error();
-    IMGCTL_TRY(verity_for(ro->get(), name, require_verity));
-    IMGCTL_TRY(link_into(tmp_dir_fd, staged, 0, target_dir_fd, name));
+                         bool require_verity, LinkCache* cache) {
+    if (require_verity || !cache || !cache->verity_unsupported) {
+        auto ro = open_at(tmp_dir_fd, staged, O_RDONLY | O_NOFOLLOW);
+        if (!ro) return std::move(ro).error();
+        auto enabled = enable_verity(ro->get());
+        if (!enabled) return std::move(enabled).error().context(fmt::format("'{}'", name));
+        if (!*enabled && require_verity)
+            return make_error(ENOTSUP, "'{}': the file system does not support fs-verity (store requires it)", name);
+        if (!*enabled && cache) cache->verity_unsupported = true;
+    }
+    IMGCTL_TRY(link_into(tmp_dir_fd, staged, 0, target_dir_fd, name, cache));
     if (::unlinkat(tmp_dir_fd, staged.c_str(), 0) < 0)
         return errno_error(errno, fmt::format("removing 'tmp/{}'", staged));
     return {};

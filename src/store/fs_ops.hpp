@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,10 +64,18 @@ private:
     std::string name_;
 };
 
+/// What consecutive link_staged() calls of one batch (same directories) may reuse: the opened
+/// "XX/" parents, and that the file system cannot enable fs-verity (then, when it is not
+/// required, it is not tried again: saves an open, an ioctl and a close per object).
+struct LinkCache {
+    std::map<std::string, UniqueFd, std::less<>> dirs;
+    bool verity_unsupported = false;
+};
+
 /// Publishes a staged file (made durable by the caller's syncfs): fs-verity as in publish(), link
 /// to `target_dir_fd`/`name` (existing is fine), then unlink it from tmp/.
 Result<void> link_staged(int tmp_dir_fd, const std::string& staged, int target_dir_fd, const std::string& name,
-                         bool require_verity);
+                         bool require_verity, LinkCache* cache = nullptr);
 
 /// openat() that never follows a symlink in any component and never leaves `dir_fd`
 /// (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS; on kernels without openat2, a component-wise

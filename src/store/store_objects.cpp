@@ -108,9 +108,10 @@ Result<void> Store::commit_batch() {
     if (!batch_) return {};
     // One syncfs makes every staged object durable; only then do they get their final names.
     IMGCTL_TRY(sync());
+    detail::LinkCache cache;
     for (const auto& [staged, d] : batch_->staged) {
         auto r = detail::link_staged(tmp_fd_.get(), staged, objects_fd_.get(), object_path(d),
-                                     verity_ == VerityPolicy::Require);
+                                     verity_ == VerityPolicy::Require, &cache);
         if (!r) return std::move(r).error().context(fmt::format("storing object '{}'", object_path(d)));
     }
     batch_.reset();

@@ -8,10 +8,20 @@
 # byte changed; peak RSS). Every step runs RUNS times (default 3), each imgctl pull into a fresh
 # store and each skopeo copy into a fresh directory with an empty blob-info cache; the table shows
 # medians, the range, peak RSS (/usr/bin/time) and the ratios against the targets of docs/oci.md.
-# Usage: IMGCTL=build/src/cli/imgctl [RUNS=5] tests/bench/pull_bench.sh   (root; needs debootstrap)
+# With IMGCTL_BASE=another/imgctl, that binary's pulls (gzip, zstd) are measured in the same runs
+# too (before/after comparisons under the same load).
+# Nothing is deleted until the end (about 1.2 GB per run in $TMPDIR): on ext4 without a journal
+# (this VM's root) every file creation within a minute or more of a mass deletion scans the
+# recently freed inodes of its group (ext4 recently_deleted()), which made every measured step
+# that creates thousands of files (imgctl pull, umoci unpack) up to 2x slower depending on what
+# the previous step deleted. KEEP=0 deletes between steps as before.
+# Usage: IMGCTL=build/src/cli/imgctl [RUNS=5] [IMGCTL_BASE=…] tests/bench/pull_bench.sh   (root; needs debootstrap)
 set -euo pipefail
 IMGCTL=$(realpath "${IMGCTL:-$(dirname "$0")/../../build/src/cli/imgctl}")
 RUNS=${RUNS:-3}
+KEEP=${KEEP:-1}
+BASE=${IMGCTL_BASE:+$(realpath "$IMGCTL_BASE")}
+later_rm() { if [ "$KEEP" = 1 ]; then mv "$@" trash/ 2>/dev/null || rm -rf "$@"; else rm -rf "$@"; fi; }
 CACHE=${IMGCTL_BENCH_CACHE:-/var/cache/imgctl-tests}
 MIRROR=${MIRROR:-$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || echo http://deb.debian.org/debian)}
 WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/imgctl-pull-bench.XXXXXX")
@@ -38,17 +48,18 @@ fi
 # 2. v1: one gzip layer (umoci). v2: v1's layer + one layer with 2 % of the files changed (every
 #    50th regular file in sorted order gets a line appended), as a real update would ship.
 cd "$WORK"
+mkdir trash
 umoci init --layout layout >/dev/null; umoci new --image layout:v1 >/dev/null
 umoci unpack --image layout:v1 bundle >/dev/null
 tar -C "$ROOT" --exclude=./.complete -cf - . | tar -C bundle/rootfs -xf -
 umoci repack --image layout:v1 bundle >/dev/null
-rm -rf bundle
+later_rm bundle
 umoci unpack --image layout:v1 b2 >/dev/null
 (cd b2/rootfs && find . -type f | LC_ALL=C sort | awk 'NR % 50 == 0') > changed.txt
 while IFS= read -r f; do echo "imgctl v2" >> "b2/rootfs/$f"; done < changed.txt
 changed_bytes=$(cd b2/rootfs && tr '\n' '\0' < ../../changed.txt | du -cb --files0-from=- | tail -1 | cut -f1)
 umoci repack --image layout:v2 b2 >/dev/null
-rm -rf b2
+later_rm b2
 
 # 3. A registry (access log on: it counts the bytes served) with os:1 and os:2 (gzip) and os-zstd:1.
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -91,27 +102,33 @@ print(sum(int(m.group(1)) for l in sys.stdin
 for i in $(seq "$RUNS"); do
   "$IMGCTL" init --repo "repo$i" >/dev/null
   measure pull_gzip "$IMGCTL" pull --quiet --repo "repo$i" --insecure-registry "$R" "$R/os:1"
+  if [ -n "$BASE" ]; then
+    "$BASE" init --repo "base$i" >/dev/null
+    measure base_gzip "$BASE" pull --quiet --repo "base$i" --insecure-registry "$R" "$R/os:1"
+    "$BASE" init --repo "basez$i" >/dev/null
+    measure base_zstd "$BASE" pull --quiet --repo "basez$i" --insecure-registry "$R" "$R/os-zstd:1"
+    later_rm "base$i" "basez$i"
+  fi
   measure skopeo_gzip "${skopeo_nc[@]}" copy -q --src-tls-verify=false "docker://$R/os:1" "oci:s$i:1"
   measure umoci_unpack umoci unpack --image "s$i:1" "u$i"
   mkdir "ds$i"
   measure compose "$IMGCTL" compose --digest-store="ds$i" "u$i/rootfs" "c$i.img"
-  rm -rf "s$i" "u$i" "ds$i" "c$i.img"
+  later_rm "s$i" "u$i" "ds$i" "c$i.img"
   # The update, into the store that holds v1.
   before=$(wc -l < reg.log)
   measure pull_v2 "$IMGCTL" -v pull --quiet --repo "repo$i" --insecure-registry "$R" "$R/os:2"
   sed -n 's/.* \([0-9]*\) compressed bytes read.*/\1/p' t/pull_v2.err >> t/v2_counted
   registry_bytes_since "$before" >> t/v2_served
-  rm -rf "repo$i"
-  "$IMGCTL" init --repo "repo$i" >/dev/null
-  measure pull_zstd "$IMGCTL" pull --quiet --repo "repo$i" --insecure-registry "$R" "$R/os-zstd:1"
+  "$IMGCTL" init --repo "repoz$i" >/dev/null
+  measure pull_zstd "$IMGCTL" pull --quiet --repo "repoz$i" --insecure-registry "$R" "$R/os-zstd:1"
   measure skopeo_zstd "${skopeo_nc[@]}" copy -q --src-tls-verify=false "docker://$R/os-zstd:1" "oci:z$i:1"
-  rm -rf "repo$i" "z$i"
+  later_rm "repo$i" "repoz$i" "z$i"
 done
 
 # 5. The table.
-python3 - "$changed_bytes" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'EOF'
-import statistics as st, sys
-changed, load = int(sys.argv[1]), sys.argv[2]
+python3 - "$changed_bytes" "$(cut -d' ' -f1-3 /proc/loadavg)" "$KEEP" <<'EOF'
+import os, statistics as st, sys
+changed, load, keep = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 def rows(k): return [tuple(map(float, l.split())) for l in open(f"t/{k}")]
 def col(k, i): return [r[i] for r in rows(k)]
 med = lambda k: st.median(col(k, 0))
@@ -131,6 +148,9 @@ line("  skopeo + umoci + compose, total", pipe, sum((col(k, 1) for k in keys), [
 step("imgctl pull os-zstd:1 (zstd)", "pull_zstd")
 step("  skopeo copy docker:// -> oci: (zstd)", "skopeo_zstd")
 step("imgctl pull os:2 (store has os:1)", "pull_v2")
+if os.path.exists("t/base_gzip"):
+    step("IMGCTL_BASE pull os:1 (gzip)", "base_gzip")
+    step("IMGCTL_BASE pull os-zstd:1 (zstd)", "base_zstd")
 counted = [int(l) for l in open("t/v2_counted")]
 served = [int(l) for l in open("t/v2_served")]
 print(f"update: downloaded {st.median(counted)} bytes (imgctl), {st.median(served)} bytes served (registry log);"
@@ -141,5 +161,8 @@ def ratio(label, a, b, target):
 ratio("pull / (skopeo+umoci+compose), gzip", med("pull_gzip"), st.median(pipe), 0.4)
 ratio("pull / skopeo copy, gzip", med("pull_gzip"), med("skopeo_gzip"), 2.0)
 ratio("pull / skopeo copy, zstd", med("pull_zstd"), med("skopeo_zstd"), 1.3)
-print(f"load average at end: {load}")
+if os.path.exists("t/base_gzip"):
+    print(f"{'IMGCTL / IMGCTL_BASE, gzip':<40} {med('pull_gzip') / med('base_gzip'):6.2f}")
+    print(f"{'IMGCTL / IMGCTL_BASE, zstd':<40} {med('pull_zstd') / med('base_zstd'):6.2f}")
+print(f"load average at end: {load}; deletions {'deferred to the end' if keep == '1' else 'between steps (KEEP=0)'}")
 EOF

@@ -5,7 +5,7 @@ PACKAGES=(
   # build
   meson ninja-build pkg-config g++ clang
   libgtest-dev libgmock-dev libfmt-dev libssl-dev libsystemd-dev libcurl4-openssl-dev
-  libostree-dev libglib2.0-dev libarchive-dev libzstd-dev zlib1g-dev nlohmann-json3-dev libxxhash-dev
+  libostree-dev libglib2.0-dev libarchive-dev libzstd-dev zlib1g-dev libisal-dev nlohmann-json3-dev libxxhash-dev
   # real components the tests run against
   erofs-utils fsverity docker-registry skopeo umoci apache2-utils ostree openssl curl golang-docker-credential-helpers pass gnupg
   python3 e2fsprogs util-linux attr acl kmod cpio xz-utils time

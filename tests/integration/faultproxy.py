@@ -10,7 +10,8 @@ appended to LOG. Modes:
   redirect     /blobs/ GETs are answered with a 307 to /r/<path>, which is proxied upstream
   stall=N      like cut=N, but the connection then stays open and silent (for the stall timeout)
   norange      Range headers are dropped (the whole blob comes back with 200)
-  badrange     Range headers are dropped and the whole blob comes back as a 206 claiming bytes 0-"""
+  badrange     Range headers are dropped and the whole blob comes back as a 206 claiming bytes 0-
+  garble       with cut=N: the cut response also has its byte N/2 altered (a retry then differs)"""
 import http.client, http.server, sys, threading, time
 
 PORT, UP, LOG = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -59,7 +60,9 @@ class H(http.server.BaseHTTPRequestHandler):
             with lock:
                 do_cut = not state['cut_done']; state['cut_done'] = True
             if do_cut:
-                self.wfile.write(body[:cut]); self.wfile.flush()
+                part = bytearray(body[:cut])
+                if 'garble' in MODES: part[cut // 2] ^= 0xff
+                self.wfile.write(bytes(part)); self.wfile.flush()
                 self.close_connection = True; self.connection.shutdown(2); return
         if stall is not None and r.status == 200 and '/blobs/' in path and len(body) > stall:
             with lock:

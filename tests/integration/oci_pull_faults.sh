@@ -27,6 +27,11 @@ via cut=100000 norange
 d=$(pull "$X/os/app:1"); check "cut, server ignores Range (200): restarted, right image" test "$d" = "$want"
 via cut=100000 badrange
 d=$(pull "$X/os/app:1"); check "cut, server answers the wrong range (206 bytes 0-): restarted, right image" test "$d" = "$want"
+# The download file is append-only (a layer unpacks while it downloads): bytes re-sent from
+# byte 0 after a cut must equal those already received; a server that sends other bytes fails.
+via cut=100000 norange garble
+out=$(pull "$X/os/app:1" 2>&1); [[ $out == *"changed between attempts"* ]] && ok "cut, then other bytes on the retry: refused: $out" || fail "garbled retry: $out"
+check "garbled retry: no ref and no image" test -z "$(find "$WORK/repo$n/refs" "$WORK/repo$n/images" -type f)"
 via stall=50000
 d=$(IMGCTL_HTTP_STALL_TIMEOUT=1 pull "$X/os/app:1"); check "stalled mid-blob: timed out and resumed, right image" test "$d" = "$want"
 check "stalled mid-blob: resumed with Range: bytes=50000-" grep -q 'range=bytes=50000-' "$LOG"

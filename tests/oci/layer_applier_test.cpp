@@ -304,6 +304,69 @@ TEST(LayerStream, RejectsBadDigestsAndTruncation) {
     EXPECT_FALSE(decode(zs.substr(0, zs.size() - 3), Compression::Zstd, a));
 }
 
+// Text that deflate cannot shrink to a few bytes (real Huffman blocks, several of them).
+std::string varied(size_t n) {
+    std::string out;
+    uint32_t x = 12345;
+    while (out.size() < n) {
+        x = x * 1103515245 + 12345;
+        out += "word" + std::to_string((x >> 16) % 1000) + (x % 7 == 0 ? "\n" : " ");
+    }
+    out.resize(n);
+    return out;
+}
+
+Result<std::string> decode_blob(const std::string& blob, const std::string& plain, const crypto::Digest& blob_digest) {
+    BufferSource raw(bytes(blob));
+    LayerStream ls(raw, Compression::Gzip, blob_digest, crypto::Sha256::of(plain));
+    std::vector<char> buf(4096);
+    while (true) {
+        auto n = ls.read(std::as_writable_bytes(std::span(buf.data(), buf.size())));
+        if (!n) break;  // finish() reports the cause
+        if (*n == 0) break;
+    }
+    IMGCTL_TRY(ls.finish());
+    return plain;
+}
+
+TEST(LayerStream, GzipTrailerAndHeaderAreChecked) {
+    // The blob digest is that of the altered blob, so only the gzip checks can catch these.
+    std::string a = varied(300000), gz = gzip(a);
+    auto altered = [&](size_t pos) {
+        std::string b = gz;
+        b[pos] = static_cast<char>(b[pos] ^ 0x01);
+        return b;
+    };
+    auto expect_error = [&](const std::string& blob, std::string_view what, const char* label) {
+        auto r = decode_blob(blob, a, crypto::Sha256::of(blob));
+        ASSERT_FALSE(r) << label;
+        EXPECT_NE(r.error().message.find(what), std::string::npos) << label << ": " << r.error().message;
+    };
+    ASSERT_TRUE(decode_blob(gz, a, crypto::Sha256::of(gz))) << "the unaltered blob decodes";
+    expect_error(altered(gz.size() - 8), "CRC-32", "CRC-32 in the trailer");
+    expect_error(altered(gz.size() - 4), "length in the gzip trailer", "ISIZE in the trailer");
+    expect_error(altered(0), "gzip", "magic number");
+    expect_error(altered(2), "gzip", "compression method");
+    expect_error(gz + "trailing garbage", "gzip", "garbage after the last member");
+    expect_error(gz.substr(0, gz.size() - 1), "truncated", "a trailer byte missing");
+    // Three members, the middle one empty, decode to the concatenation.
+    EXPECT_EQ(*decode(gzip(a) + gzip("") + gzip("end"), Compression::Gzip, a + "end"), a + "end");
+}
+
+TEST(LayerStream, DamagedBlobIsReportedAsADigestMismatch) {
+    // A flipped byte in the deflate data breaks decoding; with the blob's real digest the
+    // report names the digest (the cause), not the decoder's complaint.
+    std::string a = varied(300000), gz = gzip(a), bad = gz;
+    bad[gz.size() / 2] = static_cast<char>(bad[gz.size() / 2] ^ 0x55);
+    auto r = decode_blob(bad, a, crypto::Sha256::of(gz));
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("blob digest mismatch"), std::string::npos) << r.error().message;
+    // With a matching blob digest (a blob that is wrong at its source) the decoder's error stays.
+    r = decode_blob(bad, a, crypto::Sha256::of(bad));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().message.find("blob digest mismatch"), std::string::npos) << r.error().message;
+}
+
 }  // namespace
 }  // namespace imgctl::oci
 

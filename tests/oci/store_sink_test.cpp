@@ -11,14 +11,18 @@ namespace {
 
 std::span<const std::byte> bytes(const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); }
 
-TEST(StoreSink, CommitsInTheBackgroundAndFillsEveryNode) {
+// 4 threads commit in the background; 0 commits inline (what the puller uses in a batch).
+class StoreSinkThreads : public testing::TestWithParam<unsigned> {};
+
+TEST_P(StoreSinkThreads, CommitsAndFillsEveryNode) {
     auto dir = TempDir::create("store-sink-test-");
     ASSERT_TRUE(dir);
     auto st = store::Store::init(dir->path() + "/repo", store::VerityPolicy::Optional);
     ASSERT_TRUE(st) << st.error().message;
+    st->begin_batch();
     std::vector<std::pair<composefs::InodePtr, std::string>> files;
     {
-        StoreSink sink(*st, 4);
+        StoreSink sink(*st, GetParam());
         for (int i = 0; i < 50; ++i) {
             std::string content = std::string(100 + i * 37, static_cast<char>('a' + i % 26)) + std::to_string(i);
             auto node = composefs::Inode::make(S_IFREG | 0644);
@@ -30,6 +34,7 @@ TEST(StoreSink, CommitsInTheBackgroundAndFillsEveryNode) {
         }
         ASSERT_TRUE(sink.flush());
     }
+    ASSERT_TRUE(st->commit_batch());
     for (auto& [node, content] : files) {
         auto d = crypto::fsverity_digest(content);
         ASSERT_EQ(node->fsverity, d);
@@ -38,6 +43,22 @@ TEST(StoreSink, CommitsInTheBackgroundAndFillsEveryNode) {
         ASSERT_TRUE(got);
         EXPECT_EQ(*got, content);
     }
+}
+
+INSTANTIATE_TEST_SUITE_P(Threads, StoreSinkThreads, testing::Values(0u, 4u));
+
+TEST(StoreSink, InlineCommitReportsAFailureAtOnce) {
+    auto dir = TempDir::create("store-sink-test-");
+    ASSERT_TRUE(dir);
+    auto st = store::Store::init(dir->path() + "/repo", store::VerityPolicy::Optional);
+    ASSERT_TRUE(st);
+    StoreSink sink(*st, 0);
+    auto w = sink.begin(1000);
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->write(bytes("only a few bytes")));
+    auto r = sink.finish(std::move(*w), composefs::Inode::make(S_IFREG | 0644));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, EINVAL);
 }
 
 TEST(StoreSink, FlushReportsAFailedCommit) {
