@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,9 +15,12 @@
 #include <vector>
 
 #include "base/file_util.hpp"
+#include "base/log.hpp"
 #include "composefs/digest_store.hpp"
 #include "composefs/limits.hpp"
+#include "composefs/scan_xattrs.hpp"
 #include "crypto/fsverity.hpp"
+#include "store/digest_cache.hpp"
 
 namespace imgctl::composefs {
 
@@ -38,71 +40,9 @@ struct FileJob {
     UniqueFd fd;
     const std::string* dir = nullptr;
     const std::string* name = nullptr;
-    struct timespec mtime {}, ctime {};  // as the walk saw them: a sink's copy is checked against them
+    struct stat st {};  // as the walk saw it: a sink's copy is checked against it, the cache keyed by it
     std::string path() const { return *dir + "/" + *name; }
 };
-
-// Calls `get(buf, size)` (flistxattr/fgetxattr shaped) with a growing buffer: most entries
-// have few or no xattrs, so one call with a small buffer usually suffices. `what()` names the
-// operation, and is only called for an error.
-template <typename F, typename W>
-Result<std::string> read_sized(F get, W what) {
-    char small[256];
-    ssize_t n = get(small, sizeof small);
-    if (n >= 0) return std::string(small, static_cast<size_t>(n));
-    std::string buf;
-    for (;;) {
-        if (errno != ERANGE) return errno_error(errno, what());
-        n = get(nullptr, 0);
-        if (n < 0) return errno_error(errno, what());
-        buf.resize(std::max<size_t>(static_cast<size_t>(n), buf.size() * 2 + sizeof small));
-        n = get(buf.data(), buf.size());
-        if (n >= 0) {
-            buf.resize(static_cast<size_t>(n));
-            return buf;
-        }
-    }
-}
-
-// Where an entry's xattrs are read: its open descriptor, or (symlinks, devices, fifos: not
-// opened) its name in an open directory through /proc/self/fd, which needs no full path.
-struct XattrTarget {
-    int fd = -1;
-    std::string proc_path;
-    ssize_t list(char* b, size_t n) const {
-        return fd >= 0 ? ::flistxattr(fd, b, n) : ::llistxattr(proc_path.c_str(), b, n);
-    }
-    ssize_t get(const char* name, char* b, size_t n) const {
-        return fd >= 0 ? ::fgetxattr(fd, name, b, n) : ::lgetxattr(proc_path.c_str(), name, b, n);
-    }
-};
-
-template <typename P>
-Result<std::vector<Xattr>> read_xattrs(const XattrTarget& target, XattrMode mode, P path) {
-    std::vector<Xattr> out;
-    if (mode == XattrMode::None) return out;
-    auto names = read_sized([&](char* b, size_t n) { return target.list(b, n); },
-                            [&] { return fmt::format("listing xattrs of '{}'", path()); });
-    if (!names) {
-        if (names.error().code == ENOTSUP) return out;
-        return std::move(names).error();
-    }
-    for (size_t pos = 0; pos < names->size();) {
-        std::string name(names->c_str() + pos);
-        pos += name.size() + 1;
-        if (name.empty()) continue;
-        if (mode == XattrMode::User && !name.starts_with("user.")) continue;
-        auto value = read_sized([&](char* b, size_t n) { return target.get(name.c_str(), b, n); },
-                                [&] { return fmt::format("reading xattr '{}' of '{}'", name, path()); });
-        if (!value) return std::move(value).error();
-        if (name.size() > kMaxXattrNameLen || value->size() > kMaxXattrValueLen)
-            return make_error(ERANGE, "xattr '{}' of '{}' is too long", name, path());
-        out.push_back(Xattr{std::move(name), std::move(*value)});
-    }
-    if (xattr_budget(out) > kMaxXattrBudget)
-        return make_error(E2BIG, "xattrs of '{}' exceed {} bytes", path(), kMaxXattrBudget);
-    return out;
-}
 
 // Reads exactly `buf.size()` bytes at `off`; `at_end` asks for one byte more to see that the
 // file did not grow (the last chunk). Fails with EAGAIN when the size is not what the walk saw.
@@ -174,6 +114,7 @@ public:
         if (!walked) fail(std::move(walked).error());
         finish_workers();
         if (failed_) return std::move(first_error_);
+        log_debug("composefs", "scanned '{}': {} files hashed, {} from cache", root_path, hashed_.load(), from_cache_);
         if (sink_) IMGCTL_TRY(sink_->finish());
         return Tree(std::move(*root));
     }
@@ -260,13 +201,26 @@ private:
             Inode* raw = n->get();
             auto [it, inserted] = dir.children.emplace(std::move(e.name), std::move(*n));
             if (S_ISREG(st.st_mode) && st.st_size > 0) {
-                enqueue(FileJob{raw, std::move(*fd), &path, &it->first, st.st_mtim, st.st_ctim});
+                if (!from_cache(st, *raw)) enqueue(FileJob{raw, std::move(*fd), &path, &it->first, st});
             } else if (S_ISDIR(st.st_mode)) {
                 const std::string& sub = dir_paths_.emplace_back(path + "/" + it->first);
                 IMGCTL_TRY(scan_dir(fd->get(), sub, *raw));
             }
         }
         return {};
+    }
+
+    // An external file whose stamp the digest cache knows (and whose object the store has)
+    // gets its digest without being read.
+    bool from_cache(const struct stat& st, Inode& n) {
+        if (!opts_.digest_cache || n.size <= kRecommendedInline) return false;
+        auto d = opts_.digest_cache->lookup(st);
+        if (!d) return false;
+        n.fsverity = *d;
+        n.payload = DigestStore::object_path(*d);
+        opts_.digest_cache->record(st, *d);
+        ++from_cache_;
+        return true;
     }
 
     Result<void> digest_one(const FileJob& job) {
@@ -293,9 +247,12 @@ private:
             auto same = [](const struct timespec& a, const struct timespec& b) {
                 return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
             };
-            if (static_cast<uint64_t>(st.st_size) != size || !same(st.st_mtim, job.mtime) || !same(st.st_ctim, job.ctime))
+            if (static_cast<uint64_t>(st.st_size) != size || !same(st.st_mtim, job.st.st_mtim) ||
+                !same(st.st_ctim, job.st.st_ctim))
                 return make_error(EAGAIN, "'{}' changed while it was being stored", job.path());
         }
+        if (opts_.digest_cache) opts_.digest_cache->record(job.st, *d);
+        hashed_.fetch_add(1, std::memory_order_relaxed);
         return {};
     }
 
@@ -361,6 +318,8 @@ private:
     std::deque<FileJob> queue_;         // files waiting for a worker
     bool walk_done_ = false;
     std::atomic<bool> failed_{false};
+    std::atomic<size_t> hashed_{0};  // external files read and hashed
+    size_t from_cache_ = 0;          // external files whose digest came from the cache (walk thread)
     Error first_error_;
     std::deque<std::string> dir_paths_;  // every directory's path, for messages (stable addresses)
     std::map<std::pair<dev_t, ino_t>, InodePtr> links_;
