@@ -58,7 +58,11 @@ DigestCache::DigestCache(const Store* store, int64_t now_sec)
     : store_(store), racy_after_sec_(now_sec - kRacyMarginSec) {}
 
 DigestCache::DigestCache(DigestCache&& o) noexcept
-    : store_(o.store_), racy_after_sec_(o.racy_after_sec_), entries_(std::move(o.entries_)), next_(std::move(o.next_)) {}
+    : store_(o.store_),
+      racy_after_sec_(o.racy_after_sec_),
+      entries_(std::move(o.entries_)),
+      fanout_(std::move(o.fanout_)),
+      next_(std::move(o.next_)) {}
 
 DigestCache DigestCache::load(const Store& store) {
     struct timespec now {};
@@ -85,8 +89,26 @@ std::optional<crypto::Digest> DigestCache::lookup(const struct stat& st) const {
     auto it = std::lower_bound(entries_.begin(), entries_.end(), key, key_less);
     if (it == entries_.end() || key_less(key, *it) || !(it->stamp == key.stamp)) return std::nullopt;
     // The cache names content; only the store proves it is there.
-    if (!store_ || !store_->has_object(it->digest)) return std::nullopt;
+    if (!object_present(it->digest)) return std::nullopt;
     return it->digest;
+}
+
+// Store::has_object() with one fstatat() per object instead of an openat2() + fstat() + close():
+// the same check (objects/XX a real directory, the object a regular file, no symlink followed)
+// through descriptors of objects/XX/ kept open for the whole import. Anything unusual (XX
+// missing, an object only staged by this import) falls back to has_object().
+bool DigestCache::object_present(const crypto::Digest& d) const {
+    if (!store_) return false;
+    UniqueFd& dir = fanout_[d.bytes[0]];
+    std::string hex = d.hex();
+    if (!dir.is_valid()) {
+        int fd = ::openat(store_->objects_dir_fd(), hex.substr(0, 2).c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) return store_->has_object(d);
+        dir.reset(fd);
+    }
+    struct stat st {};
+    if (::fstatat(dir.get(), hex.c_str() + 2, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) return true;
+    return store_->has_object(d);
 }
 
 void DigestCache::record(const struct stat& st, const crypto::Digest& digest) {

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cstddef>
+#include <array>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "base/unique_fd.hpp"
 #include "crypto/digest.hpp"
 
 namespace imgctl::store {
@@ -76,9 +78,12 @@ public:
     static std::optional<std::vector<CacheEntry>> parse(std::span<const std::byte> data);
 
 private:
+    bool object_present(const crypto::Digest& d) const;
+
     const Store* store_ = nullptr;
     int64_t racy_after_sec_ = 0;          // stamps at or after this second are racy
     std::vector<CacheEntry> entries_;     // loaded, sorted by (dev, ino); read-only after load
+    mutable std::array<UniqueFd, 256> fanout_;  // objects/XX/, opened on first use by lookup()
     mutable std::mutex mu_;
     std::vector<CacheEntry> next_;        // recorded by this import
 };

@@ -158,6 +158,30 @@ TEST_F(DigestCacheTest, HitsOnlyTheExactStampOfAStoredObject) {
     EXPECT_EQ(loaded.recorded_entries(), 0u) << "a loaded cache starts recording afresh";
 }
 
+// The cache's own presence check must be as strict as Store::has_object: no symlink followed.
+TEST_F(DigestCacheTest, SymlinksInTheObjectStoreAreNoHit) {
+    auto fake = digest_of(0x5c);  // objects/5c/5c5c…: planted as a symlink to a real object
+    auto moved = digest_of(0x6d);  // objects/6d -> a directory outside, holding the object's name
+    std::string objects = store_->objects_path(), hex = stored_.hex();
+    ASSERT_EQ(::mkdir((objects + "/5c").c_str(), 0755), 0);
+    ASSERT_EQ(::symlink((objects + "/" + hex.substr(0, 2) + "/" + hex.substr(2)).c_str(),
+                        (objects + "/" + Store::object_path(fake)).c_str()), 0);
+    std::string outside = dir_->path() + "/outside";
+    ASSERT_EQ(::mkdir(outside.c_str(), 0755), 0);
+    auto fd = open_at(AT_FDCWD, outside + "/" + moved.hex().substr(2), O_WRONLY | O_CREAT, 0644);
+    ASSERT_TRUE(fd);
+    ASSERT_EQ(::symlink(outside.c_str(), (objects + "/6d").c_str()), 0);
+    DigestCache c(&*store_, 2000);
+    c.record(make_stat(1, 1, 200, 10, 10), stored_);
+    c.record(make_stat(1, 2, 200, 10, 10), fake);
+    c.record(make_stat(1, 3, 200, 10, 10), moved);
+    ASSERT_TRUE(c.save());
+    auto loaded = DigestCache::load(*store_);
+    EXPECT_EQ(loaded.lookup(make_stat(1, 1, 200, 10, 10)), stored_);
+    EXPECT_FALSE(loaded.lookup(make_stat(1, 2, 200, 10, 10))) << "object is a symlink";
+    EXPECT_FALSE(loaded.lookup(make_stat(1, 3, 200, 10, 10))) << "objects/XX is a symlink";
+}
+
 TEST_F(DigestCacheTest, RacyStampsAreNotRecorded) {
     DigestCache c(&*store_, 1000);  // racy from second 1000 - kRacyMarginSec
     int64_t edge = 1000 - DigestCache::kRacyMarginSec;
