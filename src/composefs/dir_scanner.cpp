@@ -44,28 +44,41 @@ struct FileJob {
     std::string path() const { return *dir + "/" + *name; }
 };
 
-// Reads exactly `buf.size()` bytes at `off`; `at_end` asks for one byte more to see that the
-// file did not grow (the last chunk). Fails with EAGAIN when the size is not what the walk saw.
-Result<void> read_exact(int fd, std::span<std::byte> buf, uint64_t off, bool at_end) {
-    std::byte extra[1];
-    auto n = pread_full(fd, buf, static_cast<off_t>(off));
-    if (!n) return std::move(n).error();
-    if (*n == buf.size() && at_end) n = pread_full(fd, std::span(extra), static_cast<off_t>(off + buf.size()));
-    else if (*n == buf.size()) return {};
-    if (!n) return std::move(n).error();
-    if (*n != (at_end ? 0u : buf.size())) return make_error(EAGAIN, "the file changed size while it was read");
+// Reads exactly `want` bytes at `off` into `buf`. With `at_end` it also checks that the file
+// has no byte after them (it did not grow), by asking for one byte more in the same pread():
+// `buf` then needs room for want + 1 bytes. A regular file reads short only at its end, so one
+// call usually answers both. EAGAIN when the size is not what the walk saw.
+Result<void> read_exact(int fd, std::span<std::byte> buf, size_t want, uint64_t off, bool at_end) {
+    if (!at_end) {
+        auto n = pread_full(fd, buf.first(want), static_cast<off_t>(off));
+        if (!n) return std::move(n).error();
+        if (*n != want) return make_error(EAGAIN, "the file changed size while it was read");
+        return {};
+    }
+    const size_t ask = want + 1;
+    size_t got = 0;
+    do {  // at least once: want may be 0
+        ssize_t n = ::pread(fd, buf.data() + got, ask - got, static_cast<off_t>(off + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errno_error(errno, "reading");
+        if (n == 0) break;
+        got += static_cast<size_t>(n);
+    } while (got < want);
+    // Short of the extra byte: the end was reached exactly at `want`.
+    if (got != want) return make_error(EAGAIN, "the file changed size while it was read");
     return {};
 }
 
 // The fs-verity digest of the `size` bytes of `fd`, read through one buffer per thread (the
 // scan runs one file per job, so small files must not pay for a fresh buffer each).
 Result<crypto::Digest> digest_fd(int fd, uint64_t size) {
-    thread_local std::vector<std::byte> buf(kReadChunk);
     if (size > kReadChunk) (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);  // a hint only
-    crypto::FsVerityHasher h(size);
+    thread_local std::vector<std::byte> buf(kReadChunk + 1);
+    thread_local crypto::FsVerityHasher h(0);
+    h.reset(size);
     for (uint64_t off = 0; off < size;) {
-        size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - off));
-        IMGCTL_TRY(read_exact(fd, std::span(buf.data(), want), off, off + want == size));
+        size_t want = static_cast<size_t>(std::min<uint64_t>(kReadChunk, size - off));
+        IMGCTL_TRY(read_exact(fd, std::span(buf), want, off, off + want == size));
         h.update(std::span<const std::byte>(buf.data(), want));
         off += want;
     }
@@ -227,9 +240,10 @@ private:
         uint64_t size = job.inode->size;
         auto ctx = [&](Error e) { return std::move(e).context(fmt::format("reading '{}'", job.path())); };
         if (size <= kRecommendedInline) {
-            std::string content(size, '\0');
-            if (auto r = read_exact(job.fd.get(), std::as_writable_bytes(std::span(content)), 0, true); !r)
+            std::string content(size + 1, '\0');  // + 1: room for read_exact's end check
+            if (auto r = read_exact(job.fd.get(), std::as_writable_bytes(std::span(content)), size, 0, true); !r)
                 return ctx(std::move(r).error());
+            content.resize(size);
             job.inode->content = std::move(content);
             return {};
         }
@@ -263,10 +277,15 @@ private:
         space_cv_.notify_all();
     }
 
-    // Waits while kMaxQueued files are already open and waiting.
+    // When kMaxQueued files are already open and waiting, waits until half of them are taken:
+    // waking the walk for every file taken from a full queue would cost a context switch per file.
     void enqueue(FileJob job) {
         std::unique_lock lock(mu_);
-        space_cv_.wait(lock, [&] { return failed_ || queue_.size() < kMaxQueued; });
+        if (queue_.size() >= kMaxQueued) {
+            walk_waiting_ = true;
+            space_cv_.wait(lock, [&] { return failed_ || queue_.size() <= kMaxQueued / 2; });
+            walk_waiting_ = false;
+        }
         queue_.push_back(std::move(job));
         cv_.notify_one();
     }
@@ -280,7 +299,10 @@ private:
                 if (failed_ || queue_.empty()) return;  // failed, or walk done and nothing left
                 job = std::move(queue_.front());
                 queue_.pop_front();
-                if (queue_.size() + 1 == kMaxQueued) space_cv_.notify_one();
+                if (walk_waiting_ && queue_.size() <= kMaxQueued / 2) {
+                    walk_waiting_ = false;  // one wake-up is enough
+                    space_cv_.notify_one();
+                }
             }
             if (auto r = digest_one(job); !r) {
                 fail(std::move(r).error());
@@ -317,6 +339,7 @@ private:
     std::condition_variable space_cv_;  // the walk: room in the queue, or a failure
     std::deque<FileJob> queue_;         // files waiting for a worker
     bool walk_done_ = false;
+    bool walk_waiting_ = false;         // the walk sleeps on space_cv_ (queue full)
     std::atomic<bool> failed_{false};
     std::atomic<size_t> hashed_{0};  // external files read and hashed
     size_t from_cache_ = 0;          // external files whose digest came from the cache (walk thread)
