@@ -57,13 +57,13 @@ Result<void> read_exact(int fd, std::span<std::byte> buf, size_t want, uint64_t 
     }
     const size_t ask = want + 1;
     size_t got = 0;
-    do {  // at least once: want may be 0
+    for (;;) {  // at least one call: want may be 0
         ssize_t n = ::pread(fd, buf.data() + got, ask - got, static_cast<off_t>(off + got));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return errno_error(errno, "reading");
-        if (n == 0) break;
         got += static_cast<size_t>(n);
-    } while (got < want);
+        if (n == 0 || got >= want) break;
+    }
     // Short of the extra byte: the end was reached exactly at `want`.
     if (got != want) return make_error(EAGAIN, "the file changed size while it was read");
     return {};
