@@ -18,12 +18,15 @@ constexpr std::string_view kUsage =
     "--no-hardlinks).\n\n"
     "  --ref NAME       the ref to set (e.g. local/base; see 'imgctl refs --help')\n"
     "  --no-hardlinks   give every name its own inode, as mkcomposefs does for directories\n"
-    "  --threads N      digest with N threads (default: one per CPU)\n";
+    "  --threads N      digest with N threads (default: one per CPU)\n"
+    "  --no-cache       read and hash every file, ignoring the digest cache of the last import\n"
+    "                   (which is then left as it is)\n";
 
 int run_import(int argc, char** argv) {
     static const option kOpts[] = {{"ref", required_argument, nullptr, 'r'},
                                    {"no-hardlinks", no_argument, nullptr, 'H'},
                                    {"threads", required_argument, nullptr, 't'},
+                                   {"no-cache", no_argument, nullptr, 'C'},
                                    IMGCTL_REPO_LONG_OPTIONS,
                                    {}};
     RepoOptions ro;
@@ -35,6 +38,7 @@ int run_import(int argc, char** argv) {
         switch (opt) {
             case 'r': io.ref = optarg; break;
             case 'H': io.keep_hardlinks = false; break;
+            case 'C': io.use_cache = false; break;
             case 't': {
                 char* end = nullptr;
                 long v = std::strtol(optarg, &end, 10);

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,9 +15,12 @@
 #include <vector>
 
 #include "base/file_util.hpp"
+#include "base/log.hpp"
 #include "composefs/digest_store.hpp"
 #include "composefs/limits.hpp"
+#include "composefs/scan_xattrs.hpp"
 #include "crypto/fsverity.hpp"
+#include "store/digest_cache.hpp"
 
 namespace imgctl::composefs {
 
@@ -38,94 +40,45 @@ struct FileJob {
     UniqueFd fd;
     const std::string* dir = nullptr;
     const std::string* name = nullptr;
-    struct timespec mtime {}, ctime {};  // as the walk saw them: a sink's copy is checked against them
+    struct stat st {};  // as the walk saw it: a sink's copy is checked against it, the cache keyed by it
     std::string path() const { return *dir + "/" + *name; }
 };
 
-// Calls `get(buf, size)` (flistxattr/fgetxattr shaped) with a growing buffer: most entries
-// have few or no xattrs, so one call with a small buffer usually suffices. `what()` names the
-// operation, and is only called for an error.
-template <typename F, typename W>
-Result<std::string> read_sized(F get, W what) {
-    char small[256];
-    ssize_t n = get(small, sizeof small);
-    if (n >= 0) return std::string(small, static_cast<size_t>(n));
-    std::string buf;
-    for (;;) {
-        if (errno != ERANGE) return errno_error(errno, what());
-        n = get(nullptr, 0);
-        if (n < 0) return errno_error(errno, what());
-        buf.resize(std::max<size_t>(static_cast<size_t>(n), buf.size() * 2 + sizeof small));
-        n = get(buf.data(), buf.size());
-        if (n >= 0) {
-            buf.resize(static_cast<size_t>(n));
-            return buf;
-        }
+// Reads exactly `want` bytes at `off` into `buf`. With `at_end` it also checks that the file
+// has no byte after them (it did not grow), by asking for one byte more in the same pread():
+// `buf` then needs room for want + 1 bytes. A regular file reads short only at its end, so one
+// call usually answers both. EAGAIN when the size is not what the walk saw.
+Result<void> read_exact(int fd, std::span<std::byte> buf, size_t want, uint64_t off, bool at_end) {
+    if (!at_end) {
+        auto n = pread_full(fd, buf.first(want), static_cast<off_t>(off));
+        if (!n) return std::move(n).error();
+        if (*n != want) return make_error(EAGAIN, "the file changed size while it was read");
+        return {};
     }
-}
-
-// Where an entry's xattrs are read: its open descriptor, or (symlinks, devices, fifos: not
-// opened) its name in an open directory through /proc/self/fd, which needs no full path.
-struct XattrTarget {
-    int fd = -1;
-    std::string proc_path;
-    ssize_t list(char* b, size_t n) const {
-        return fd >= 0 ? ::flistxattr(fd, b, n) : ::llistxattr(proc_path.c_str(), b, n);
+    const size_t ask = want + 1;
+    size_t got = 0;
+    for (;;) {  // at least one call: want may be 0
+        ssize_t n = ::pread(fd, buf.data() + got, ask - got, static_cast<off_t>(off + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errno_error(errno, "reading");
+        got += static_cast<size_t>(n);
+        if (n == 0 || got >= want) break;
     }
-    ssize_t get(const char* name, char* b, size_t n) const {
-        return fd >= 0 ? ::fgetxattr(fd, name, b, n) : ::lgetxattr(proc_path.c_str(), name, b, n);
-    }
-};
-
-template <typename P>
-Result<std::vector<Xattr>> read_xattrs(const XattrTarget& target, XattrMode mode, P path) {
-    std::vector<Xattr> out;
-    if (mode == XattrMode::None) return out;
-    auto names = read_sized([&](char* b, size_t n) { return target.list(b, n); },
-                            [&] { return fmt::format("listing xattrs of '{}'", path()); });
-    if (!names) {
-        if (names.error().code == ENOTSUP) return out;
-        return std::move(names).error();
-    }
-    for (size_t pos = 0; pos < names->size();) {
-        std::string name(names->c_str() + pos);
-        pos += name.size() + 1;
-        if (name.empty()) continue;
-        if (mode == XattrMode::User && !name.starts_with("user.")) continue;
-        auto value = read_sized([&](char* b, size_t n) { return target.get(name.c_str(), b, n); },
-                                [&] { return fmt::format("reading xattr '{}' of '{}'", name, path()); });
-        if (!value) return std::move(value).error();
-        if (name.size() > kMaxXattrNameLen || value->size() > kMaxXattrValueLen)
-            return make_error(ERANGE, "xattr '{}' of '{}' is too long", name, path());
-        out.push_back(Xattr{std::move(name), std::move(*value)});
-    }
-    if (xattr_budget(out) > kMaxXattrBudget)
-        return make_error(E2BIG, "xattrs of '{}' exceed {} bytes", path(), kMaxXattrBudget);
-    return out;
-}
-
-// Reads exactly `buf.size()` bytes at `off`; `at_end` asks for one byte more to see that the
-// file did not grow (the last chunk). Fails with EAGAIN when the size is not what the walk saw.
-Result<void> read_exact(int fd, std::span<std::byte> buf, uint64_t off, bool at_end) {
-    std::byte extra[1];
-    auto n = pread_full(fd, buf, static_cast<off_t>(off));
-    if (!n) return std::move(n).error();
-    if (*n == buf.size() && at_end) n = pread_full(fd, std::span(extra), static_cast<off_t>(off + buf.size()));
-    else if (*n == buf.size()) return {};
-    if (!n) return std::move(n).error();
-    if (*n != (at_end ? 0u : buf.size())) return make_error(EAGAIN, "the file changed size while it was read");
+    // Short of the extra byte: the end was reached exactly at `want`.
+    if (got != want) return make_error(EAGAIN, "the file changed size while it was read");
     return {};
 }
 
 // The fs-verity digest of the `size` bytes of `fd`, read through one buffer per thread (the
 // scan runs one file per job, so small files must not pay for a fresh buffer each).
 Result<crypto::Digest> digest_fd(int fd, uint64_t size) {
-    thread_local std::vector<std::byte> buf(kReadChunk);
     if (size > kReadChunk) (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);  // a hint only
-    crypto::FsVerityHasher h(size);
+    thread_local std::vector<std::byte> buf(kReadChunk + 1);
+    thread_local crypto::FsVerityHasher h(0);
+    h.reset(size);
     for (uint64_t off = 0; off < size;) {
-        size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - off));
-        IMGCTL_TRY(read_exact(fd, std::span(buf.data(), want), off, off + want == size));
+        size_t want = static_cast<size_t>(std::min<uint64_t>(kReadChunk, size - off));
+        IMGCTL_TRY(read_exact(fd, std::span(buf), want, off, off + want == size));
         h.update(std::span<const std::byte>(buf.data(), want));
         off += want;
     }
@@ -174,6 +127,7 @@ public:
         if (!walked) fail(std::move(walked).error());
         finish_workers();
         if (failed_) return std::move(first_error_);
+        log_debug("composefs", "scanned '{}': {} files hashed, {} from cache", root_path, hashed_.load(), from_cache_);
         if (sink_) IMGCTL_TRY(sink_->finish());
         return Tree(std::move(*root));
     }
@@ -260,7 +214,7 @@ private:
             Inode* raw = n->get();
             auto [it, inserted] = dir.children.emplace(std::move(e.name), std::move(*n));
             if (S_ISREG(st.st_mode) && st.st_size > 0) {
-                enqueue(FileJob{raw, std::move(*fd), &path, &it->first, st.st_mtim, st.st_ctim});
+                if (!from_cache(st, *raw)) enqueue(FileJob{raw, std::move(*fd), &path, &it->first, st});
             } else if (S_ISDIR(st.st_mode)) {
                 const std::string& sub = dir_paths_.emplace_back(path + "/" + it->first);
                 IMGCTL_TRY(scan_dir(fd->get(), sub, *raw));
@@ -269,13 +223,27 @@ private:
         return {};
     }
 
+    // An external file whose stamp the digest cache knows (and whose object the store has)
+    // gets its digest without being read.
+    bool from_cache(const struct stat& st, Inode& n) {
+        if (!opts_.digest_cache || n.size <= kRecommendedInline) return false;
+        auto d = opts_.digest_cache->lookup(st);
+        if (!d) return false;
+        n.fsverity = *d;
+        n.payload = DigestStore::object_path(*d);
+        opts_.digest_cache->record(st, *d);
+        ++from_cache_;
+        return true;
+    }
+
     Result<void> digest_one(const FileJob& job) {
         uint64_t size = job.inode->size;
         auto ctx = [&](Error e) { return std::move(e).context(fmt::format("reading '{}'", job.path())); };
         if (size <= kRecommendedInline) {
-            std::string content(size, '\0');
-            if (auto r = read_exact(job.fd.get(), std::as_writable_bytes(std::span(content)), 0, true); !r)
+            std::string content(size + 1, '\0');  // + 1: room for read_exact's end check
+            if (auto r = read_exact(job.fd.get(), std::as_writable_bytes(std::span(content)), size, 0, true); !r)
                 return ctx(std::move(r).error());
+            content.resize(size);
             job.inode->content = std::move(content);
             return {};
         }
@@ -293,9 +261,12 @@ private:
             auto same = [](const struct timespec& a, const struct timespec& b) {
                 return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
             };
-            if (static_cast<uint64_t>(st.st_size) != size || !same(st.st_mtim, job.mtime) || !same(st.st_ctim, job.ctime))
+            if (static_cast<uint64_t>(st.st_size) != size || !same(st.st_mtim, job.st.st_mtim) ||
+                !same(st.st_ctim, job.st.st_ctim))
                 return make_error(EAGAIN, "'{}' changed while it was being stored", job.path());
         }
+        if (opts_.digest_cache) opts_.digest_cache->record(job.st, *d);
+        hashed_.fetch_add(1, std::memory_order_relaxed);
         return {};
     }
 
@@ -306,10 +277,15 @@ private:
         space_cv_.notify_all();
     }
 
-    // Waits while kMaxQueued files are already open and waiting.
+    // When kMaxQueued files are already open and waiting, waits until half of them are taken:
+    // waking the walk for every file taken from a full queue would cost a context switch per file.
     void enqueue(FileJob job) {
         std::unique_lock lock(mu_);
-        space_cv_.wait(lock, [&] { return failed_ || queue_.size() < kMaxQueued; });
+        if (queue_.size() >= kMaxQueued) {
+            walk_waiting_ = true;
+            space_cv_.wait(lock, [&] { return failed_ || queue_.size() <= kMaxQueued / 2; });
+            walk_waiting_ = false;
+        }
         queue_.push_back(std::move(job));
         cv_.notify_one();
     }
@@ -323,7 +299,10 @@ private:
                 if (failed_ || queue_.empty()) return;  // failed, or walk done and nothing left
                 job = std::move(queue_.front());
                 queue_.pop_front();
-                if (queue_.size() + 1 == kMaxQueued) space_cv_.notify_one();
+                if (walk_waiting_ && queue_.size() <= kMaxQueued / 2) {
+                    walk_waiting_ = false;  // one wake-up is enough
+                    space_cv_.notify_one();
+                }
             }
             if (auto r = digest_one(job); !r) {
                 fail(std::move(r).error());
@@ -360,7 +339,10 @@ private:
     std::condition_variable space_cv_;  // the walk: room in the queue, or a failure
     std::deque<FileJob> queue_;         // files waiting for a worker
     bool walk_done_ = false;
+    bool walk_waiting_ = false;         // the walk sleeps on space_cv_ (queue full)
     std::atomic<bool> failed_{false};
+    std::atomic<size_t> hashed_{0};  // external files read and hashed
+    size_t from_cache_ = 0;          // external files whose digest came from the cache (walk thread)
     Error first_error_;
     std::deque<std::string> dir_paths_;  // every directory's path, for messages (stable addresses)
     std::map<std::pair<dev_t, ino_t>, InodePtr> links_;

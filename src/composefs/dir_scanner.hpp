@@ -6,6 +6,10 @@
 #include "composefs/content_sink.hpp"
 #include "composefs/tree.hpp"
 
+namespace imgctl::store {
+class DigestCache;
+}
+
 namespace imgctl::composefs {
 
 /// Which xattrs a directory scan keeps (mkcomposefs: default, --user-xattrs, --skip-xattrs).
@@ -20,6 +24,10 @@ struct ScanOptions {
     /// nlink 1); importers turn it on.
     bool keep_hardlinks = false;
     unsigned threads = 0;         ///< digest threads; 0 = CPUs in the affinity mask
+    /// Digests of unchanged files from an earlier import (may be null): a hit is not read; every
+    /// external file (hashed or hit) is recorded in it. The sink is not called for a hit (the
+    /// cache only hits when the store holds the object).
+    store::DigestCache* digest_cache = nullptr;
 };
 
 /// Turns the directory `path` into a Tree exactly as mkcomposefs's directory mode does

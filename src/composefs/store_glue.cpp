@@ -9,9 +9,11 @@
 #include <nlohmann/json.hpp>
 
 #include "base/hex.hpp"
+#include "base/log.hpp"
 #include "base/mapped_file.hpp"
 #include "composefs/dir_scanner.hpp"
 #include "composefs/erofs_reader.hpp"
+#include "store/digest_cache.hpp"
 
 namespace imgctl::composefs {
 
@@ -82,6 +84,10 @@ Result<crypto::Digest> import_directory(store::Store& store, const std::string& 
     ScanOptions scan;
     scan.keep_hardlinks = opts.keep_hardlinks;
     scan.threads = opts.threads;
+    // Loaded before the scan starts: its racy cut-off is this moment.
+    std::optional<store::DigestCache> cache;
+    if (opts.use_cache) cache.emplace(store::DigestCache::load(store));
+    scan.digest_cache = cache ? &*cache : nullptr;
     StoreSink sink(store);
     store.begin_batch();
     auto tree = scan_directory(real, scan, &sink);
@@ -92,6 +98,12 @@ Result<crypto::Digest> import_directory(store::Store& store, const std::string& 
     meta["hardlinks"] = opts.keep_hardlinks;
     auto d = store_tree_image(store, *tree, ErofsOptions{}, opts.ref, meta.dump());
     if (!d) return ctx(std::move(d).error());
+    // Only after a successful import: the cache then names objects a ref keeps. It is a hint,
+    // so failing to write it does not fail the import.
+    if (cache) {
+        if (auto r = cache->save(); !r) log_debug("composefs", "{}, ignoring", r.error().message);
+        else log_debug("composefs", "digest cache written: {} entries", cache->recorded_entries());
+    }
     return d;
 }
 

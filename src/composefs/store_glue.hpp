@@ -48,6 +48,9 @@ struct ImportOptions {
     std::string ref;             ///< required: the ref that keeps the image alive
     bool keep_hardlinks = true;  ///< DESIGN §4: imports keep hardlinks (compose --keep-hardlinks)
     unsigned threads = 0;        ///< digest threads; 0 = every CPU
+    /// Use and rewrite the store's digest cache (docs/store-format.md): files unchanged since
+    /// the last import (same device, inode, size, mtime, ctime) are not read again.
+    bool use_cache = true;
 };
 
 /// `imgctl import`: scans `dir` as mkcomposefs's directory mode does (default options: all

@@ -33,8 +33,7 @@ public:
                 ++levels_;
             } while (n > 1);
         }
-        bufs_.resize(levels_ + 1);
-        for (auto& b : bufs_) b.reserve(kBlock);
+        bufs_.resize(levels_ + 1);  // each level's block buffer grows on first use: most files have none
     }
 
     // Adds the hash of the next data block.
@@ -77,7 +76,6 @@ private:
     size_t levels_ = 0;
     std::vector<std::vector<uint8_t>> bufs_;
     Digest root_;
-    Sha256 sha_;
 };
 
 Digest hash_block(Sha256& sha, std::span<const std::byte> block) {
@@ -104,7 +102,7 @@ Digest descriptor_digest(uint64_t size, const Digest& root) {
 }  // namespace
 
 struct FsVerityHasher::Impl {
-    explicit Impl(uint64_t size) : tree(size) { partial.reserve(kBlock); }
+    explicit Impl(uint64_t size) : tree(size) {}
     MerkleBuilder tree;
     Sha256 sha;
     std::vector<std::byte> partial;
@@ -137,6 +135,14 @@ void FsVerityHasher::update(std::span<const std::byte> data) {
 void FsVerityHasher::update(std::string_view data) { update(std::as_bytes(std::span(data.data(), data.size()))); }
 
 uint64_t FsVerityHasher::fed() const { return impl_->fed; }
+
+void FsVerityHasher::reset(uint64_t size) {
+    Impl& s = *impl_;
+    s.tree = MerkleBuilder(size);
+    s.partial.clear();
+    s.fed = 0;
+    // s.sha needs nothing: hash_block() always leaves it finished and re-initialised.
+}
 
 Digest FsVerityHasher::finish() {
     Impl& s = *impl_;

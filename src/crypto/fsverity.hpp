@@ -35,6 +35,9 @@ public:
     void update(std::string_view data);
     /// Bytes fed so far.
     uint64_t fed() const;
+    /// Starts over for a stream of `size` bytes, keeping the allocated state (a hasher reused
+    /// for many small files costs no allocation per file). Also valid after finish().
+    void reset(uint64_t size);
     /// The digest. Asserts that exactly `size` bytes were fed.
     Digest finish();
 

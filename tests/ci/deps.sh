@@ -10,6 +10,7 @@ PACKAGES=(
   erofs-utils fsverity docker-registry skopeo umoci apache2-utils ostree openssl curl golang-docker-credential-helpers pass gnupg
   python3 e2fsprogs util-linux attr acl kmod cpio xz-utils time
   qemu-system-x86 busybox-static zstd
+  strace  # store_import_cache.sh proves a cached import reads no file content
   debootstrap  # tests/bench/pull_bench.sh builds a minbase root
 )
 missing=()

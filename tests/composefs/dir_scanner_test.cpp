@@ -203,5 +203,18 @@ TEST_F(DirScannerTest, FileChangedWhileStoredFailsTheScan) {
     EXPECT_NE(t.error().message.find("sub/big"), std::string::npos) << t.error().message;
 }
 
+// sysfs attributes claim 4096 bytes in stat() and hold a short line: the read that asks for
+// the last chunk plus one byte (one pread) must see that the file is shorter than the walk's size.
+TEST_F(DirScannerTest, FileShorterThanItsStatFailsTheScan) {
+    const std::string dir = "/sys/kernel/mm/transparent_hugepage";
+    struct stat st {};
+    if (::stat((dir + "/enabled").c_str(), &st) < 0 || st.st_size != 4096)
+        GTEST_SKIP() << "this kernel has no transparent hugepage attributes in sysfs";
+    auto t = scan_directory(dir, ScanOptions{.threads = 1});
+    ASSERT_FALSE(t);
+    EXPECT_EQ(t.error().code, EAGAIN);
+    EXPECT_NE(t.error().message.find("changed size"), std::string::npos) << t.error().message;
+}
+
 }  // namespace
 }  // namespace imgctl::composefs
