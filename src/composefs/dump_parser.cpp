@@ -1,6 +1,9 @@
 #include "composefs/dump_parser.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <unordered_map>
 #include <vector>
@@ -28,7 +31,10 @@ struct PendingLink {
 class Parser {
 public:
     explicit Parser(const DumpParseOptions& o) : opts_(o) {}
-    Result<Tree> run(std::string_view text);
+    /// One line without its '\n'; `terminated` says whether a '\n' followed it.
+    Result<void> feed_line(std::string_view line, bool terminated);
+    /// After the last line: resolves hardlinks.
+    Result<Tree> finish();
 
 private:
     Result<void> parse_line(std::string_view line);
@@ -316,20 +322,16 @@ Result<InodePtr> Parser::resolve(PendingLink& l) {
     return l.resolved;
 }
 
-Result<Tree> Parser::run(std::string_view text) {
-    size_t pos = 0;
-    while (pos < text.size()) {
-        size_t nl = text.find('\n', pos);
-        bool terminated = nl != std::string_view::npos;
-        if (!terminated) nl = text.size();
-        std::string_view line = text.substr(pos, nl - pos);
-        pos = nl + 1;
-        ++line_no_;
-        if (!terminated && opts_.strict) return line_error(line_no_, EINVAL, "no newline at the end of the last line");
-        if (line.empty()) continue;
-        auto r = parse_line(line);
-        if (!r) return std::move(r).error().context(fmt::format("line {}", line_no_));
-    }
+Result<void> Parser::feed_line(std::string_view line, bool terminated) {
+    ++line_no_;
+    if (!terminated && opts_.strict) return line_error(line_no_, EINVAL, "no newline at the end of the last line");
+    if (line.empty()) return {};
+    auto r = parse_line(line);
+    if (!r) return std::move(r).error().context(fmt::format("line {}", line_no_));
+    return {};
+}
+
+Result<Tree> Parser::finish() {
     if (!tree_.root()) return make_error(EINVAL, "no root '/' line");
     // Resolve hardlinks first (a target may itself be a hardlink), then swap them in: the
     // placeholders must stay in place while targets are looked up.
@@ -355,7 +357,44 @@ Result<Tree> Parser::run(std::string_view text) {
 
 Result<Tree> parse_dump(std::string_view text, const DumpParseOptions& options) {
     Parser p(options);
-    return p.run(text);
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        bool terminated = nl != std::string_view::npos;
+        if (!terminated) nl = text.size();
+        IMGCTL_TRY(p.feed_line(text.substr(pos, nl - pos), terminated));
+        pos = nl + 1;
+    }
+    return p.finish();
+}
+
+Result<Tree> parse_dump_fd(int fd, const DumpParseOptions& options) {
+    // A window of the file, not the whole file: the text is never needed again once its
+    // line is parsed, and a dump is as large as the tree it describes.
+    constexpr size_t kWindow = 256 * 1024;
+    Parser p(options);
+    std::string buf;
+    size_t start = 0;  // first byte of buf not yet parsed
+    while (true) {
+        if (start > 0) {
+            buf.erase(0, start);
+            start = 0;
+        }
+        size_t have = buf.size();
+        buf.resize(have + kWindow);
+        ssize_t n = ::read(fd, buf.data() + have, kWindow);
+        if (n < 0 && errno == EINTR) {
+            buf.resize(have);
+            continue;
+        }
+        if (n < 0) return errno_error(errno, "reading the dump");
+        buf.resize(have + static_cast<size_t>(n));
+        if (n == 0) break;
+        for (size_t nl; (nl = buf.find('\n', start)) != std::string::npos; start = nl + 1)
+            IMGCTL_TRY(p.feed_line(std::string_view(buf).substr(start, nl - start), true));
+    }
+    if (start < buf.size()) IMGCTL_TRY(p.feed_line(std::string_view(buf).substr(start), false));
+    return p.finish();
 }
 
 }  // namespace imgctl::composefs

@@ -36,4 +36,9 @@ struct DumpParseOptions {
 /// files that need more than 1024 chunks (EFBIG).
 Result<Tree> parse_dump(std::string_view text, const DumpParseOptions& options = {});
 
+/// The same, reading the text from `fd` (a file or a pipe, from its current offset to EOF)
+/// through a small window instead of holding the whole text. Read errors name "the dump";
+/// callers add the file name.
+Result<Tree> parse_dump_fd(int fd, const DumpParseOptions& options = {});
+
 }  // namespace imgctl::composefs

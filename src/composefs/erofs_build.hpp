@@ -82,8 +82,8 @@ const std::array<std::string, 256>& stub_names();
 Result<Build> rewrite(const Tree& tree, const ErofsOptions& options);
 /// Xattr sharing, inode placement and data block addresses (§5-§9).
 void layout(Build& b);
-/// Serialises a laid-out build into the image bytes.
-std::string serialize(const Build& b);
+/// Serialises a laid-out build, handing the image bytes to `sink` in file order.
+Result<void> serialize(const Build& b, const ImageSink& sink);
 
 /// Xattr name prefix index and suffix (§7.1).
 struct XattrPrefix {

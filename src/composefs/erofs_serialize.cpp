@@ -1,5 +1,6 @@
 // The serialisation pass of the composefs writer: header, superblock, inodes, shared xattrs and
 // data blocks (FORMAT-NOTES §1, §2, §5-§9; EROFS erofs_fs.h structures, little-endian).
+#include <algorithm>
 #include <cstring>
 
 #include <xxhash.h>
@@ -15,6 +16,47 @@ constexpr uint32_t kComposefsMagic = 0xd078629a;
 constexpr uint32_t kErofsMagic = 0xE0F5E1E2;
 constexpr uint32_t kXattrFilterSeed = 0x25BBE08F;
 constexpr uint32_t kNullAddr = 0xFFFFFFFF;
+
+// Hands the image to the sink in file order through a small buffer: every region is
+// requested (zero-filled) at an offset not below the previous region's start, so the bytes
+// before it are final.
+class Out {
+public:
+    explicit Out(const ImageSink& sink) : sink_(sink) { buf_.reserve(kChunk + kBlockSize); }
+
+    uint8_t* at(uint64_t off, uint64_t len) {
+        if (off >= base_ + kChunk) flush_before(off);
+        uint64_t end = off - base_ + len;
+        if (buf_.size() < end) buf_.resize(end, '\0');
+        return reinterpret_cast<uint8_t*>(buf_.data()) + (off - base_);
+    }
+
+    Result<void> finish(uint64_t total) {
+        if (total > base_) at(total, 0);
+        flush_before(total);
+        return std::move(result_);
+    }
+
+private:
+    static constexpr uint64_t kChunk = 256 * 1024;
+
+    // Emits every byte before `off` (zeros past the buffered ones).
+    void flush_before(uint64_t off) {
+        while (base_ < off) {
+            uint64_t want = off - base_;
+            if (buf_.size() < want) buf_.resize(std::min<uint64_t>(want, std::max<uint64_t>(buf_.size(), kChunk)), '\0');
+            size_t n = std::min<uint64_t>(buf_.size(), off - base_);
+            if (result_) result_ = sink_(std::string_view(buf_.data(), n));
+            buf_.erase(0, n);
+            base_ += n;
+        }
+    }
+
+    const ImageSink& sink_;
+    std::string buf_;
+    uint64_t base_ = 0;  // image offset of buf_[0]
+    Result<void> result_;
+};
 
 void put16(uint8_t* p, uint16_t v) { p[0] = v & 0xff; p[1] = v >> 8; }
 void put32(uint8_t* p, uint32_t v) { for (int i = 0; i < 4; ++i) p[i] = (v >> (8 * i)) & 0xff; }
@@ -56,8 +98,9 @@ uint32_t inode_u(const Node& n) {
     return 0;
 }
 
-void write_inode(uint8_t* img, const Build& b, const Node& n, uint32_t ino) {
-    uint8_t* p = img + n.pos;
+void write_inode(Out& out, const Build& b, const Node& n, uint32_t ino) {
+    uint64_t len = (n.compact ? 32 : 64) + n.xattr_size + n.tail;
+    uint8_t* p = out.at(n.pos, len);
     uint16_t icount = n.xattr_size ? static_cast<uint16_t>((n.xattr_size - 12) / 4 + 1) : 0;
     if (n.compact) {
         put16(p, static_cast<uint16_t>(n.datalayout << 1));
@@ -111,19 +154,19 @@ void write_inode(uint8_t* img, const Build& b, const Node& n, uint32_t ino) {
     }
 }
 
-void write_blocks(uint8_t* img, const Build& b, const Node& n) {
-    uint8_t* p = img + uint64_t{n.blkaddr} * kBlockSize;
+void write_blocks(Out& out, const Build& b, const Node& n) {
+    uint64_t start = uint64_t{n.blkaddr} * kBlockSize;
     if (S_ISDIR(n.mode)) {
         uint32_t begin = 0;
         for (uint32_t k = 0; k < n.n_blocks; ++k) {
-            write_dirents(p + uint64_t{k} * kBlockSize, b, n, begin, n.dir_block_ends[k]);
+            write_dirents(out.at(start + uint64_t{k} * kBlockSize, kBlockSize), b, n, begin, n.dir_block_ends[k]);
             begin = n.dir_block_ends[k];
         }
     } else if (n.huge_chunk_quirk) {
-        std::memset(p, 0xff, kBlockSize);
+        std::memset(out.at(start, kBlockSize), 0xff, kBlockSize);
     } else {
         size_t len = std::min<size_t>(n.data.size(), uint64_t{n.n_blocks} * kBlockSize);
-        std::memcpy(p, n.data.data(), len);
+        if (len > 0) std::memcpy(out.at(start, len), n.data.data(), len);
     }
 }
 
@@ -137,9 +180,9 @@ XattrPrefix split_xattr_name(std::string_view name) {
     return {0, name};
 }
 
-std::string serialize(const Build& b) {
-    std::string out(b.total_size, '\0');
-    auto* img = reinterpret_cast<uint8_t*>(out.data());
+Result<void> serialize(const Build& b, const ImageSink& sink) {
+    Out out(sink);
+    uint8_t* img = out.at(0, kInodeStart);
     put32(img, kComposefsMagic);
     put32(img + 4, 1);  // header layout version
     put32(img + 8, b.has_acl ? 1 : 0);
@@ -154,13 +197,13 @@ std::string serialize(const Build& b) {
     put32(sb + 32, b.build_time_nsec);
     put32(sb + 36, static_cast<uint32_t>(b.total_size / kBlockSize));
     put32(sb + 44, static_cast<uint32_t>(b.inodes_end / kBlockSize));
-    for (uint32_t i = 0; i < b.nodes.size(); ++i) {
-        write_inode(img, b, b.nodes[i], i);
-        if (b.nodes[i].n_blocks > 0) write_blocks(img, b, b.nodes[i]);
-    }
-    uint8_t* t = img + b.inodes_end;
-    for (const auto& s : b.shared) write_xattr_entry(t + s.offset, *s.x);
-    return out;
+    // In file order: inodes (placed in node order), the shared xattr table, data blocks
+    // (allocated in node order).
+    for (uint32_t i = 0; i < b.nodes.size(); ++i) write_inode(out, b, b.nodes[i], i);
+    for (const auto& s : b.shared) write_xattr_entry(out.at(b.inodes_end + s.offset, xattr_entry_size(*s.x)), *s.x);
+    for (const auto& n : b.nodes)
+        if (n.n_blocks > 0) write_blocks(out, b, n);
+    return out.finish(b.total_size);
 }
 
 }  // namespace imgctl::composefs::erofs

@@ -8,14 +8,36 @@
 
 namespace imgctl::composefs {
 
-Result<Image> write_erofs(const Tree& tree, const ErofsOptions& options) {
+Result<WrittenImage> write_erofs(const Tree& tree, const ImageSink& sink, const ErofsOptions& options) {
     auto build = erofs::rewrite(tree, options);
     if (!build) return std::move(build).error().context("writing composefs image");
     erofs::layout(*build);
+    WrittenImage info;
+    info.version = build->version;
+    info.size = build->total_size;
+    crypto::FsVerityHasher hasher(info.size);
+    auto r = erofs::serialize(*build, [&](std::string_view chunk) {
+        hasher.update(chunk);
+        return sink(chunk);
+    });
+    if (!r) return std::move(r).error().context("writing composefs image");
+    info.fsverity = hasher.finish();
+    return info;
+}
+
+Result<Image> write_erofs(const Tree& tree, const ErofsOptions& options) {
     Image img;
-    img.version = build->version;
-    img.bytes = erofs::serialize(*build);
-    img.fsverity = crypto::fsverity_digest(std::string_view(img.bytes));
+    auto info = write_erofs(
+        tree,
+        [&](std::string_view chunk) -> Result<void> {
+            if (img.bytes.empty()) img.bytes.reserve(chunk.size());
+            img.bytes.append(chunk);
+            return {};
+        },
+        options);
+    if (!info) return std::move(info).error();
+    img.version = info->version;
+    img.fsverity = info->fsverity;
     return img;
 }
 
