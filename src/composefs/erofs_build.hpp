@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "base/result.hpp"
@@ -22,44 +23,39 @@ inline constexpr uint32_t kMaxChunks = 1024;
 
 enum DataLayout : uint8_t { kFlatPlain = 0, kFlatInline = 2, kChunkBased = 4 };
 
-struct Dirent {
-    std::string_view name;          // points into the source tree or static storage
-    uint32_t target = 0;            // node index (resolved after BFS)
-    const Inode* alias = nullptr;   // hardlink alias: resolved to the owner's index later
-};
-
+// One node of the image, in breadth-first order. It holds no copy of the tree's data: names,
+// xattrs, inline data and directory entries are derived from `src` when needed (node_xattrs,
+// dir_entries), so the writer's memory is a few dozen bytes per inode.
 struct Node {
-    const Inode* src = nullptr;  // nullptr for the whiteout stubs
-    uint32_t mode = 0, nlink = 1, uid = 0, gid = 0;
-    uint64_t rdev = 0;
-    int64_t mtime_sec = 0;
-    uint32_t mtime_nsec = 0;
-    uint64_t size = 0;         // i_size
-    std::string_view data;     // inline content or symlink target (points into src)
-    bool external = false;     // chunk-based regular file
-    std::vector<Xattr> xattrs; // rewritten, sorted by name after the BFS
-    std::vector<Dirent> dirents;  // directories: sorted, including "." and ".."
-
-    // Layout (filled by layout()).
-    bool compact = false;
-    uint8_t datalayout = kFlatPlain;
-    uint8_t n_shared = 0;        // shared refs (the first xattrs that are shared, by name)
-    uint32_t xattr_size = 0;     // X
-    uint32_t tail = 0;           // T
-    uint32_t n_blocks = 0;
-    uint32_t chunkbits = 0;
-    uint32_t chunk_count = 0;
-    bool huge_chunk_quirk = false;
+    const Inode* src = nullptr;  // nullptr for the whiteout stubs (their metadata is the root's)
+    uint64_t size = 0;           // i_size
     uint64_t pos = 0;            // byte offset of the inode; nid = pos / 32
+    uint32_t parent = 0;         // node index of the parent directory (the root's is 0)
+    uint32_t first_child = 0;    // directories: node index of the first node added for an entry
+    uint32_t mode = 0;           // after the whiteout conversion
+    uint32_t nlink = 1;
     uint32_t blkaddr = 0;
-    std::vector<uint32_t> shared_ids;      // in xattr name order
-    std::vector<bool> is_ref;              // per xattr: written as a shared ref (empty: none)
-    std::vector<uint32_t> dir_block_ends;  // dirent index where each block (and the tail) ends
+    uint32_t n_blocks = 0;
+    uint32_t xattr_size = 0;     // X
+    uint16_t tail = 0;           // T (at most one block)
+    uint8_t chunkbits = 0;
+    uint8_t n_shared = 0;        // shared refs (the first xattrs that are shared, by name)
+    uint8_t datalayout = kFlatPlain;
+    bool external = false;       // chunk-based regular file
+    bool compact = false;
+    bool huge_chunk_quirk = false;
+    bool whiteout = false;       // a chardev 0:0 converted to a regular file (§3.2d)
+    bool has_whiteouts = false;  // a directory with a converted whiteout among its entries
+
+    uint32_t chunk_count() const {
+        return static_cast<uint32_t>((size >> chunkbits) + ((size & ((uint64_t{1} << chunkbits) - 1)) != 0));
+    }
 };
 
-struct SharedXattr {
-    const Xattr* x;      // a representative
-    uint32_t offset;     // inside the table
+// Where a hardlinked inode is owned: its parent directory and the name inside it.
+struct Owner {
+    const Inode* parent;
+    std::string_view name;
 };
 
 struct Build {
@@ -68,13 +64,35 @@ struct Build {
     bool has_acl = false;
     int64_t build_time = 0;
     uint32_t build_time_nsec = 0;
-    std::vector<SharedXattr> shared;  // table order
-    std::vector<Xattr> shared_entries;  // storage of the table's entries
+    // Inodes with several names: the owning name, and the node placed for them.
+    std::unordered_map<const Inode*, Owner> owners;
+    std::unordered_map<const Inode*, uint32_t> index_of_shared;
+    // The shared xattr table (§7.3), in table order, and each entry's offset by "name\0value".
+    std::vector<Xattr> shared;
+    std::unordered_map<std::string, uint32_t> shared_offset;
     uint32_t shared_size = 0;
     uint64_t inodes_end = 0;
     uint64_t data_start = 0;
     uint64_t total_size = 0;
 };
+
+/// The rewritten, name-sorted xattrs of node `k` (§3.2, §3.3), in `out` (reused).
+void node_xattrs(const Build& b, uint32_t k, std::vector<Xattr>& out);
+/// The key of an xattr in Build::shared_offset.
+std::string shared_key(const Xattr& x);
+/// The inline content or symlink target of a node.
+std::string_view node_data(const Node& n);
+
+/// One directory entry in image order; `child` is nullptr for ".", ".." and the stubs.
+struct Entry {
+    std::string_view name;
+    const InodePtr* child;
+};
+/// The entries of directory `src` in image order (§4): children, "." and "..", and for the
+/// root the whiteout stubs not shadowed by a child. Does not validate names.
+void dir_entries(const Inode& src, bool is_root, std::vector<Entry>& out);
+/// Node indices of the entries of directory node `k`, in dir_entries order.
+void dir_targets(const Build& b, uint32_t k, const std::vector<Entry>& ents, std::vector<uint32_t>& out);
 
 /// "00".."ff": the names of the whiteout stubs of §8.
 const std::array<std::string, 256>& stub_names();

@@ -14,80 +14,69 @@ namespace {
 
 uint64_t round_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
-struct PairKey {
-    std::string_view name, value;
-    bool operator==(const PairKey&) const = default;
-};
-struct PairHash {
-    size_t operator()(const PairKey& k) const {
-        size_t h = std::hash<std::string_view>{}(k.name);
-        return h ^ (std::hash<std::string_view>{}(k.value) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
-    }
-};
-
-struct PairInfo {
-    uint32_t count = 0;
-    uint32_t offset = 0;  // inside the shared table, when count > 1
-};
-
-// Per xattr of every node (in node order, then xattr order): its pair's info.
-struct Sharing {
-    std::unordered_map<PairKey, PairInfo, PairHash> pairs;
-    std::vector<PairInfo*> of;  // flat: node k's xattrs start at first[k]
-    std::vector<uint32_t> first;
-    std::span<PairInfo* const> node(size_t k) const { return {of.data() + first[k], of.data() + first[k + 1]}; }
-};
+uint64_t pair_hash(const Xattr& x) {
+    uint64_t h = std::hash<std::string_view>{}(x.name);
+    return h ^ (std::hash<std::string_view>{}(x.value) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+}
 
 // §7.3: a (name, value) pair on more than one inode goes to the shared table, ordered by name
-// descending, then longer value first, then value bytes descending.
-Sharing share_xattrs(Build& b) {
-    Sharing s;
-    s.first.reserve(b.nodes.size() + 1);
-    for (const auto& n : b.nodes) {
-        s.first.push_back(static_cast<uint32_t>(s.of.size()));
-        for (const auto& x : n.xattrs) {
-            PairInfo* info = &s.pairs[PairKey{x.name, x.value}];
-            ++info->count;
-            s.of.push_back(info);
+// descending, then longer value first, then value bytes descending. Two passes keep memory
+// small: 8 bytes per xattr for the hashes, then exact counts only for pairs whose hash repeats.
+void share_xattrs(Build& b) {
+    std::vector<Xattr> xs;
+    std::vector<uint64_t> hashes;
+    for (uint32_t k = 0; k < b.nodes.size(); ++k) {
+        node_xattrs(b, k, xs);
+        for (const auto& x : xs) hashes.push_back(pair_hash(x));
+    }
+    std::sort(hashes.begin(), hashes.end());
+    std::vector<uint64_t> repeated;
+    for (size_t i = 1; i < hashes.size(); ++i)
+        if (hashes[i] == hashes[i - 1] && (repeated.empty() || repeated.back() != hashes[i])) repeated.push_back(hashes[i]);
+    std::vector<uint64_t>().swap(hashes);
+    std::unordered_map<std::string, uint32_t> counts;  // "name\0value" -> inodes
+    if (!repeated.empty()) {
+        for (uint32_t k = 0; k < b.nodes.size(); ++k) {
+            node_xattrs(b, k, xs);
+            for (const auto& x : xs)
+                if (std::binary_search(repeated.begin(), repeated.end(), pair_hash(x))) ++counts[shared_key(x)];
         }
     }
-    s.first.push_back(static_cast<uint32_t>(s.of.size()));
-    std::vector<std::pair<const PairKey*, PairInfo*>> shared;
-    for (auto& [k, info] : s.pairs)
-        if (info.count > 1) shared.emplace_back(&k, &info);
-    std::sort(shared.begin(), shared.end(), [](const auto& a, const auto& c) {
-        const PairKey& x = *a.first;
-        const PairKey& y = *c.first;
+    b.shared.clear();
+    b.shared_offset.clear();
+    for (const auto& [key, count] : counts) {
+        if (count < 2) continue;
+        size_t nul = key.find('\0');
+        b.shared.push_back(Xattr{key.substr(0, nul), key.substr(nul + 1)});
+    }
+    std::sort(b.shared.begin(), b.shared.end(), [](const Xattr& x, const Xattr& y) {
         if (x.name != y.name) return x.name > y.name;
         if (x.value.size() != y.value.size()) return x.value.size() > y.value.size();
         return std::memcmp(x.value.data(), y.value.data(), x.value.size()) > 0;
     });
     uint32_t off = 0;
-    b.shared.clear();
-    b.shared_entries.clear();
-    for (auto& [k, info] : shared) {
-        info->offset = off;
-        b.shared_entries.push_back(Xattr{std::string(k->name), std::string(k->value)});
-        off += xattr_entry_size(b.shared_entries.back());
+    for (const auto& x : b.shared) {
+        b.shared_offset.emplace(shared_key(x), off);
+        off += xattr_entry_size(x);
     }
-    for (size_t i = 0; i < b.shared_entries.size(); ++i) b.shared.push_back(SharedXattr{&b.shared_entries[i], shared[i].second->offset});
     b.shared_size = off;
-    return s;
 }
 
 // Header size, xattr area, data layout and tail before placement.
-void size_node(Node& n, const Build& b, std::span<PairInfo* const> pairs) {
+void size_node(Build& b, uint32_t k, std::vector<Xattr>& xs, std::vector<Entry>& ents) {
+    Node& n = b.nodes[k];
     // Xattr area (§7.2): the first (up to 128) shared pairs become refs, the rest are inline.
+    node_xattrs(b, k, xs);
     n.n_shared = 0;
     n.xattr_size = 0;
-    if (!n.xattrs.empty()) {
+    if (!xs.empty()) {
         uint32_t x = 12;
-        for (size_t i = 0; i < n.xattrs.size(); ++i) {
-            if (n.n_shared < kMaxSharedRefs && pairs[i]->count > 1) {
+        for (const auto& e : xs) {
+            if (n.n_shared < kMaxSharedRefs && !b.shared.empty() && b.shared_offset.count(shared_key(e))) {
                 ++n.n_shared;
                 x += 4;
             } else {
-                x += xattr_entry_size(n.xattrs[i]);
+                x += xattr_entry_size(e);
             }
         }
         n.xattr_size = x;
@@ -95,24 +84,26 @@ void size_node(Node& n, const Build& b, std::span<PairInfo* const> pairs) {
     n.n_blocks = 0;
     n.tail = 0;
     if (S_ISDIR(n.mode)) {
-        auto split = split_dirents(n.dirents.size(), [&](size_t i) { return n.dirents[i].name.size(); });
-        n.dir_block_ends = std::move(split.ends);
+        dir_entries(*n.src, k == 0, ents);
+        auto split = split_dirents(ents.size(), [&](size_t i) { return ents[i].name.size(); });
         n.n_blocks = split.n_blocks;
-        n.tail = split.tail;
+        n.tail = static_cast<uint16_t>(split.tail);
         n.size = uint64_t{n.n_blocks} * kBlockSize + n.tail;
     } else if (n.external) {
-        n.tail = 4 * n.chunk_count;  // block map of null addresses
+        n.tail = static_cast<uint16_t>(4 * n.chunk_count());  // block map of null addresses
     } else if (S_ISREG(n.mode) || S_ISLNK(n.mode)) {
-        uint64_t len = n.data.size();
+        uint64_t len = node_data(n).size();
         n.n_blocks = static_cast<uint32_t>(len / kBlockSize);
-        n.tail = static_cast<uint32_t>(len % kBlockSize);
+        n.tail = static_cast<uint16_t>(len % kBlockSize);
         if (S_ISREG(n.mode) && n.tail > kBlockSize / 2) {
             n.tail = 0;
             n.n_blocks += 1;
         }
     }
-    n.compact = n.mtime_sec == b.build_time && n.mtime_nsec == b.build_time_nsec && n.nlink <= 0xffff &&
-                n.uid <= 0xffff && n.gid <= 0xffff && n.size <= 0xffffffffULL;
+    const Inode& meta = n.src ? *n.src : *b.nodes[0].src;
+    uint32_t uid = meta.uid, gid = meta.gid;
+    n.compact = meta.mtime_sec == b.build_time && meta.mtime_nsec == b.build_time_nsec && n.nlink <= 0xffff &&
+                uid <= 0xffff && gid <= 0xffff && n.size <= 0xffffffffULL;
 }
 
 // §5.3: pads `pos` so that the inline tail does not cross a block boundary; may move the tail
@@ -144,11 +135,13 @@ uint64_t place(Node& n, uint64_t pos) {
 }  // namespace
 
 void layout(Build& b) {
-    Sharing sharing = share_xattrs(b);
+    share_xattrs(b);
+    std::vector<Xattr> xs;
+    std::vector<Entry> ents;
     uint64_t pos = kInodeStart;
-    for (size_t k = 0; k < b.nodes.size(); ++k) {
+    for (uint32_t k = 0; k < b.nodes.size(); ++k) {
         Node& n = b.nodes[k];
-        size_node(n, b, sharing.node(k));
+        size_node(b, k, xs, ents);
         pos = round_up(pos, kSlot);
         pos = place(n, pos);
         n.datalayout = n.external ? kChunkBased : (n.tail > 0 ? kFlatInline : kFlatPlain);
@@ -156,23 +149,6 @@ void layout(Build& b) {
         pos += (n.compact ? 32 : 64) + n.xattr_size + n.tail;
     }
     b.inodes_end = round_up(pos, kSlot);
-    // Shared ids count 4-byte units from the start of block xattr_blkaddr.
-    uint32_t base = static_cast<uint32_t>(b.inodes_end % kBlockSize);
-    for (size_t k = 0; k < b.nodes.size(); ++k) {
-        Node& n = b.nodes[k];
-        n.shared_ids.clear();
-        n.is_ref.clear();
-        if (n.n_shared == 0) continue;
-        n.is_ref.resize(n.xattrs.size(), false);
-        uint32_t left = n.n_shared;
-        auto pairs = sharing.node(k);
-        for (size_t i = 0; i < n.xattrs.size() && left > 0; ++i) {
-            if (pairs[i]->count < 2) continue;
-            n.shared_ids.push_back((base + pairs[i]->offset) / 4);
-            n.is_ref[i] = true;
-            --left;
-        }
-    }
     b.data_start = round_up(b.inodes_end + b.shared_size, kBlockSize);
     uint64_t block = b.data_start / kBlockSize;
     for (auto& n : b.nodes) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <vector>
+
 #include <xxhash.h>
 
 #include "composefs/erofs_build.hpp"
@@ -73,34 +75,47 @@ uint8_t* write_xattr_entry(uint8_t* p, const Xattr& x) {
     return p + xattr_entry_size(x);  // the padding is already zero
 }
 
-// Dirents [begin, end) of `n` as one block or tail: records first, then the names (§6).
-void write_dirents(uint8_t* p, const Build& b, const Node& n, uint32_t begin, uint32_t end) {
+// Per-node scratch for the serialisation: the node's xattrs and directory entries.
+struct Scratch {
+    std::vector<Xattr> xs;
+    std::vector<Entry> ents;
+    std::vector<uint32_t> targets;
+};
+
+// Entries [begin, end) of a directory as one block or tail: records first, then the names (§6).
+void write_dirents(uint8_t* p, const Build& b, const Scratch& s, uint32_t begin, uint32_t end) {
     uint32_t nameoff = 12 * (end - begin);
     for (uint32_t i = begin; i < end; ++i) {
-        const Dirent& d = n.dirents[i];
-        const Node& t = b.nodes[d.target];
+        std::string_view name = s.ents[i].name;
+        const Node& t = b.nodes[s.targets[i]];
         uint8_t* rec = p + 12 * (i - begin);
         put64(rec, t.pos / kSlot);
         put16(rec + 8, static_cast<uint16_t>(nameoff));
         rec[10] = dirent_file_type(t.mode);
-        std::memcpy(p + nameoff, d.name.data(), d.name.size());
-        nameoff += static_cast<uint32_t>(d.name.size());
+        std::memcpy(p + nameoff, name.data(), name.size());
+        nameoff += static_cast<uint32_t>(name.size());
     }
+}
+
+// The directory's entries, their targets and where each block ends.
+std::vector<uint32_t> load_dir(const Build& b, uint32_t k, Scratch& s) {
+    dir_entries(*b.nodes[k].src, k == 0, s.ents);
+    dir_targets(b, k, s.ents, s.targets);
+    return split_dirents(s.ents.size(), [&](size_t i) { return s.ents[i].name.size(); }).ends;
 }
 
 uint32_t inode_u(const Node& n) {
     if (n.external) {
-        uint32_t format = n.chunkbits - 12;
+        uint32_t format = n.chunkbits - 12u;
         return n.huge_chunk_quirk ? ((n.blkaddr & 0xffff0000u) | format) : format;
     }
-    if (S_ISCHR(n.mode) || S_ISBLK(n.mode)) return static_cast<uint32_t>(n.rdev);
+    if (S_ISCHR(n.mode) || S_ISBLK(n.mode)) return n.src ? static_cast<uint32_t>(n.src->rdev) : 0;
     if (S_ISDIR(n.mode) || S_ISREG(n.mode) || S_ISLNK(n.mode)) return n.n_blocks > 0 ? n.blkaddr : 0;
     return 0;
 }
 
-void write_inode(Out& out, const Build& b, const Node& n, uint32_t ino) {
-    uint64_t len = (n.compact ? 32 : 64) + n.xattr_size + n.tail;
-    uint8_t* p = out.at(n.pos, len);
+uint8_t* write_header(uint8_t* p, const Build& b, const Node& n, uint32_t ino) {
+    const Inode& meta = n.src ? *n.src : *b.nodes[0].src;
     uint16_t icount = n.xattr_size ? static_cast<uint16_t>((n.xattr_size - 12) / 4 + 1) : 0;
     if (n.compact) {
         put16(p, static_cast<uint16_t>(n.datalayout << 1));
@@ -110,63 +125,90 @@ void write_inode(Out& out, const Build& b, const Node& n, uint32_t ino) {
         put32(p + 8, static_cast<uint32_t>(n.size));
         put32(p + 16, inode_u(n));
         put32(p + 20, ino);
-        put16(p + 24, static_cast<uint16_t>(n.uid));
-        put16(p + 26, static_cast<uint16_t>(n.gid));
-        p += 32;
-    } else {
-        put16(p, static_cast<uint16_t>(n.datalayout << 1 | 1));
-        put16(p + 2, icount);
-        put16(p + 4, static_cast<uint16_t>(n.mode));
-        put64(p + 8, n.size);
-        put32(p + 16, inode_u(n));
-        put32(p + 20, ino);
-        put32(p + 24, n.uid);
-        put32(p + 28, n.gid);
-        put64(p + 32, static_cast<uint64_t>(n.mtime_sec));
-        put32(p + 40, n.mtime_nsec);
-        put32(p + 44, n.nlink);
-        p += 64;
+        put16(p + 24, static_cast<uint16_t>(meta.uid));
+        put16(p + 26, static_cast<uint16_t>(meta.gid));
+        return p + 32;
     }
+    put16(p, static_cast<uint16_t>(n.datalayout << 1 | 1));
+    put16(p + 2, icount);
+    put16(p + 4, static_cast<uint16_t>(n.mode));
+    put64(p + 8, n.size);
+    put32(p + 16, inode_u(n));
+    put32(p + 20, ino);
+    put32(p + 24, meta.uid);
+    put32(p + 28, meta.gid);
+    put64(p + 32, static_cast<uint64_t>(meta.mtime_sec));
+    put32(p + 40, meta.mtime_nsec);
+    put32(p + 44, n.nlink);
+    return p + 64;
+}
+
+// The xattr area (§7.2): filter, shared refs (ids count 4-byte units from the start of block
+// xattr_blkaddr), then the inline entries.
+uint8_t* write_xattrs(uint8_t* p, const Build& b, const Node& n, const std::vector<Xattr>& xs) {
+    uint32_t bits = 0;
+    for (const auto& x : xs) {
+        auto [index, suffix] = split_xattr_name(x.name);
+        bits |= 1u << (XXH32(suffix.data(), suffix.size(), kXattrFilterSeed + index) & 31);
+    }
+    put32(p, ~bits);
+    p[4] = n.n_shared;
+    uint8_t* refs = p + 12;
+    uint8_t* inl = refs + 4 * n.n_shared;
+    uint32_t base = static_cast<uint32_t>(b.inodes_end % kBlockSize);
+    uint32_t left = n.n_shared;
+    for (const auto& x : xs) {
+        if (left > 0) {
+            auto it = b.shared_offset.find(shared_key(x));
+            if (it != b.shared_offset.end()) {
+                put32(refs, (base + it->second) / 4);
+                refs += 4;
+                --left;
+                continue;
+            }
+        }
+        inl = write_xattr_entry(inl, x);
+    }
+    return inl;
+}
+
+void write_inode(Out& out, const Build& b, uint32_t k, Scratch& s) {
+    const Node& n = b.nodes[k];
+    uint64_t len = (n.compact ? 32 : 64) + n.xattr_size + n.tail;
+    uint8_t* p = write_header(out.at(n.pos, len), b, n, k);
     if (n.xattr_size) {
-        uint32_t bits = 0;
-        for (const auto& x : n.xattrs) {
-            auto [index, suffix] = split_xattr_name(x.name);
-            bits |= 1u << (XXH32(suffix.data(), suffix.size(), kXattrFilterSeed + index) & 31);
-        }
-        put32(p, ~bits);
-        p[4] = n.n_shared;
-        p += 12;
-        for (uint32_t id : n.shared_ids) {
-            put32(p, id);
-            p += 4;
-        }
-        for (size_t i = 0; i < n.xattrs.size(); ++i)
-            if (n.is_ref.empty() || !n.is_ref[i]) p = write_xattr_entry(p, n.xattrs[i]);
+        node_xattrs(b, k, s.xs);
+        p = write_xattrs(p, b, n, s.xs);
     }
     if (n.tail == 0) return;
     if (S_ISDIR(n.mode)) {
-        size_t k = n.dir_block_ends.size();
-        write_dirents(p, b, n, k >= 2 ? n.dir_block_ends[k - 2] : 0, n.dir_block_ends[k - 1]);
+        auto ends = load_dir(b, k, s);
+        size_t c = ends.size();
+        write_dirents(p, b, s, c >= 2 ? ends[c - 2] : 0, ends[c - 1]);
     } else if (n.external) {
-        for (uint32_t c = 0; c < n.chunk_count; ++c) put32(p + 4 * c, kNullAddr);
+        for (uint32_t c = 0; c < n.chunk_count(); ++c) put32(p + 4 * c, kNullAddr);
     } else {
-        std::memcpy(p, n.data.data() + (n.data.size() - n.tail), n.tail);
+        std::string_view data = node_data(n);
+        std::memcpy(p, data.data() + (data.size() - n.tail), n.tail);
     }
 }
 
-void write_blocks(Out& out, const Build& b, const Node& n) {
+void write_blocks(Out& out, const Build& b, uint32_t k, Scratch& s) {
+    const Node& n = b.nodes[k];
     uint64_t start = uint64_t{n.blkaddr} * kBlockSize;
     if (S_ISDIR(n.mode)) {
+        auto ends = load_dir(b, k, s);
         uint32_t begin = 0;
-        for (uint32_t k = 0; k < n.n_blocks; ++k) {
-            write_dirents(out.at(start + uint64_t{k} * kBlockSize, kBlockSize), b, n, begin, n.dir_block_ends[k]);
-            begin = n.dir_block_ends[k];
+        for (uint32_t c = 0; c < n.n_blocks; ++c) {
+            write_dirents(out.at(start + uint64_t{c} * kBlockSize, kBlockSize), b, s, begin, ends[c]);
+            begin = ends[c];
         }
     } else if (n.huge_chunk_quirk) {
         std::memset(out.at(start, kBlockSize), 0xff, kBlockSize);
     } else {
-        size_t len = std::min<size_t>(n.data.size(), uint64_t{n.n_blocks} * kBlockSize);
-        if (len > 0) std::memcpy(out.at(start, len), n.data.data(), len);
+        std::string_view data = node_data(n);
+        size_t len = std::min<size_t>(data.size(), uint64_t{n.n_blocks} * kBlockSize);
+        if (len > 0) std::memcpy(out.at(start, len), data.data(), len);
     }
 }
 
@@ -199,10 +241,15 @@ Result<void> serialize(const Build& b, const ImageSink& sink) {
     put32(sb + 44, static_cast<uint32_t>(b.inodes_end / kBlockSize));
     // In file order: inodes (placed in node order), the shared xattr table, data blocks
     // (allocated in node order).
-    for (uint32_t i = 0; i < b.nodes.size(); ++i) write_inode(out, b, b.nodes[i], i);
-    for (const auto& s : b.shared) write_xattr_entry(out.at(b.inodes_end + s.offset, xattr_entry_size(*s.x)), *s.x);
-    for (const auto& n : b.nodes)
-        if (n.n_blocks > 0) write_blocks(out, b, n);
+    Scratch s;
+    for (uint32_t k = 0; k < b.nodes.size(); ++k) write_inode(out, b, k, s);
+    uint64_t off = b.inodes_end;
+    for (const auto& x : b.shared) {
+        write_xattr_entry(out.at(off, xattr_entry_size(x)), x);
+        off += xattr_entry_size(x);
+    }
+    for (uint32_t k = 0; k < b.nodes.size(); ++k)
+        if (b.nodes[k].n_blocks > 0) write_blocks(out, b, k, s);
     return out.finish(b.total_size);
 }
 
