@@ -203,21 +203,21 @@ Result<void> Parser::fill_data(Inode& n, uint64_t size, const std::vector<std::s
     if (f.size() > 10 && f[10] != "-") {
         auto d = crypto::Digest::from_hex(f[10]);
         if (!d) return make_error(EINVAL, "bad DIGEST '{}'", f[10].substr(0, 80));
-        if (S_ISREG(mode)) n.fsverity = *d;
+        if (S_ISREG(mode)) n.set_fsverity(*d);
     }
     if (S_ISREG(mode)) {
         n.size = size;
         if (payload) {
             if (payload->size() > kMaxPayloadLen) return make_error(ENAMETOOLONG, "PAYLOAD longer than {} bytes", kMaxPayloadLen);
             if (payload->find('\0') != std::string::npos) return make_error(EINVAL, "PAYLOAD with a NUL byte");
-            n.payload = std::move(*payload);
+            n.set_payload(std::move(*payload));
         }
         if (content) {
             if (content->size() > kMaxInlineContent)
                 return make_error(EFBIG, "inline CONTENT longer than {} bytes", kMaxInlineContent);
             if (content->size() != size)
                 return make_error(EINVAL, "CONTENT has {} bytes but SIZE is {}", content->size(), size);
-            n.content = std::move(*content);
+            n.set_content(std::move(*content));
         }
     } else if (S_ISLNK(mode)) {
         if (!payload || payload->empty()) return make_error(EINVAL, "symlink without a target");
@@ -227,7 +227,7 @@ Result<void> Parser::fill_data(Inode& n, uint64_t size, const std::vector<std::s
         if (opts_.strict && size != payload->size())
             return make_error(EINVAL, "symlink SIZE {} is not the target length {}", size, payload->size());
         n.size = payload->size();
-        n.symlink_target = std::move(*payload);
+        n.set_symlink_target(std::move(*payload));
     }
     return {};
 }
@@ -245,8 +245,8 @@ Result<void> Parser::add_entry(std::string_view raw_path, InodePtr inode) {
     if (!parent) return std::move(parent).error();
     Inode* cur = *parent;
     const std::string& name = parts->back();
-    if (cur->children.count(name)) return make_error(EEXIST, "'{}' is given twice", join(*parts));
-    cur->children.emplace(name, std::move(inode));
+    if (cur->children().count(name)) return make_error(EEXIST, "'{}' is given twice", join(*parts));
+    cur->children().emplace(name, std::move(inode));
     return {};
 }
 
@@ -270,8 +270,8 @@ Result<void> Parser::parse_line(std::string_view line) {
         auto found = parent_of(*self);
         if (!found) return std::move(found).error();
         Inode* parent = *found;
-        if (parent->children.count(l.name)) return make_error(EEXIST, "'{}' is given twice", l.path);
-        parent->children.emplace(l.name, placeholder);
+        if (parent->children().count(l.name)) return make_error(EEXIST, "'{}' is given twice", l.path);
+        parent->children().emplace(l.name, placeholder);
         l.parent = parent;
         link_index_.emplace(l.path, links_.size());
         links_.push_back(std::move(l));
@@ -291,8 +291,8 @@ Result<Inode*> Parser::parent_of(const std::vector<std::string>& parts) {
     Inode* cur = tree_.root().get();
     if (!cur) return make_error(EINVAL, "the first line must be the root '/'");
     for (size_t i = 0; i < n; ++i) {
-        auto it = cur->children.find(parts[i]);
-        if (it == cur->children.end()) return make_error(ENOENT, "parent of '{}' does not exist", join(parts));
+        auto it = cur->children().find(parts[i]);
+        if (it == cur->children().end()) return make_error(ENOENT, "parent of '{}' does not exist", join(parts));
         if (!it->second || !it->second->is_dir())
             return make_error(ENOTDIR, "parent of '{}' is not a directory", join(parts));
         cur = it->second.get();
@@ -340,15 +340,15 @@ Result<Tree> Parser::finish() {
         if (!r) return std::move(r).error().context(fmt::format("line {}", l.line));
     }
     for (auto& l : links_) {
-        l.parent->children[l.name] = l.resolved;
+        l.parent->children()[l.name] = l.resolved;
     }
     for (auto& l : links_) {
-        if (!l.resolved->primary_path.empty()) continue;
+        if (!l.resolved->primary_path().empty()) continue;
         // The owner is the name that is not a hardlink line: follow the chain to it.
         std::string owner = l.target;
         for (auto it = link_index_.find(owner); it != link_index_.end(); it = link_index_.find(owner))
             owner = links_[it->second].target;
-        l.resolved->primary_path = owner;
+        l.resolved->set_primary_path(owner);
     }
     return std::move(tree_);
 }

@@ -38,6 +38,8 @@ void set_xattr(std::vector<Xattr>& xs, size_t& used, std::string_view name, std:
 struct Scan {
     std::unordered_map<const Inode*, Owner> owners;
     bool has_whiteout = false;
+    size_t entries = 0;        // directory entries met
+    size_t shared_names = 0;   // of them, entries of inodes in `owners`
 };
 
 Result<Scan> scan_tree(const Tree& tree) {
@@ -47,34 +49,36 @@ Result<Scan> scan_tree(const Tree& tree) {
         std::map<std::string, InodePtr, std::less<>>::const_iterator it;
     };
     std::unordered_map<const Inode*, bool> seen_dirs;
-    std::vector<Frame> stack{{tree.root().get(), tree.root()->children.begin()}};
+    std::vector<Frame> stack{{tree.root().get(), tree.root()->children().begin()}};
     while (!stack.empty()) {
         Frame& f = stack.back();
-        if (f.it == f.dir->children.end()) {
+        if (f.it == f.dir->children().end()) {
             stack.pop_back();
             continue;
         }
         const auto& [name, child] = *f.it++;
         if (!child) return make_error(EINVAL, "entry '{}' has no inode", name);
         if (is_whiteout(*child)) s.has_whiteout = true;
+        ++s.entries;
         if (child.use_count() > 1) {  // maybe shared: only such inodes need an owner
             if (child->is_dir()) {
                 if (child == tree.root() || !seen_dirs.emplace(child.get(), true).second)
                     return make_error(EMLINK, "directory '{}' is reachable under several names (directory hardlink)", name);
             } else {
                 s.owners.emplace(child.get(), Owner{f.dir, name});
+                ++s.shared_names;
             }
         }
-        if (child->is_dir()) stack.push_back({child.get(), child->children.begin()});
+        if (child->is_dir()) stack.push_back({child.get(), child->children().begin()});
     }
     // An explicit owner (Inode::primary_path) wins when it still names the inode.
     for (auto& [inode, owner] : s.owners) {
-        if (inode->primary_path.empty()) continue;
-        if (tree.lookup(inode->primary_path).get() != inode) continue;
-        auto slash = inode->primary_path.find_last_of('/');
-        std::string_view dir_path = std::string_view(inode->primary_path).substr(0, slash);
+        if (inode->primary_path().empty()) continue;
+        if (tree.lookup(inode->primary_path()).get() != inode) continue;
+        auto slash = inode->primary_path().find_last_of('/');
+        std::string_view dir_path = std::string_view(inode->primary_path()).substr(0, slash);
         InodePtr parent = dir_path.empty() ? tree.root() : tree.lookup(dir_path);
-        auto it = parent->children.find(std::string_view(inode->primary_path).substr(slash + 1));
+        auto it = parent->children().find(std::string_view(inode->primary_path()).substr(slash + 1));
         owner = Owner{parent.get(), it->first};
     }
     return s;
@@ -85,12 +89,12 @@ Result<void> validate(const Inode& n, std::string_view name) {
         case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFBLK: case S_IFCHR: case S_IFIFO: case S_IFSOCK: break;
         default: return make_error(EINVAL, "'{}' has an unknown file type (mode {:o})", name, n.mode);
     }
-    if (n.is_symlink() && (n.symlink_target.empty() || n.symlink_target.size() > kMaxSymlinkLen))
-        return make_error(EINVAL, "symlink '{}' has a target of {} bytes (1..{})", name, n.symlink_target.size(), kMaxSymlinkLen);
-    if (n.is_reg() && n.content) {
-        if (n.content->size() != n.size)
-            return make_error(EINVAL, "'{}' has {} bytes of inline content but size {}", name, n.content->size(), n.size);
-        if (n.content->size() > kMaxInlineContent)
+    if (n.is_symlink() && (n.symlink_target().empty() || n.symlink_target().size() > kMaxSymlinkLen))
+        return make_error(EINVAL, "symlink '{}' has a target of {} bytes (1..{})", name, n.symlink_target().size(), kMaxSymlinkLen);
+    if (n.is_reg() && n.content()) {
+        if (n.content()->size() != n.size)
+            return make_error(EINVAL, "'{}' has {} bytes of inline content but size {}", name, n.content()->size(), n.size);
+        if (n.content()->size() > kMaxInlineContent)
             return make_error(EFBIG, "'{}' has more than {} bytes of inline content", name, kMaxInlineContent);
     }
     for (const auto& x : n.xattrs) {
@@ -108,6 +112,11 @@ uint32_t chunkbits_for(uint64_t size) {
 class Rewriter {
 public:
     Rewriter(const Tree& t, Scan s, uint32_t version) : tree_(t), version_(version) {
+        // The exact node count: the root, one node per entry except the aliases of hardlinked
+        // inodes, and the stubs no root entry shadows. No reallocation copies the array.
+        size_t stubs = 0;
+        for (const auto& stub : stub_names()) stubs += !t.root()->children().count(stub);
+        b_.nodes.reserve(1 + s.entries - s.shared_names + s.owners.size() + stubs);
         b_.owners = std::move(s.owners);
     }
     Result<Build> run();
@@ -134,14 +143,14 @@ Result<uint32_t> Rewriter::add_node(const Inode& n, std::string_view name, uint3
         if (x.name == "system.posix_acl_access" || x.name == "system.posix_acl_default") b_.has_acl = true;
     if (n.is_reg()) {
         w.size = n.size;
-        if (n.size > 0 && !n.content) {  // §3.2c: external file
+        if (n.size > 0 && !n.content()) {  // §3.2c: external file
             w.external = true;
             w.chunkbits = static_cast<uint8_t>(chunkbits_for(n.size));
             uint64_t count = (n.size >> w.chunkbits) + ((n.size & ((uint64_t{1} << w.chunkbits) - 1)) != 0);
             if (count > kMaxChunks) return make_error(EFBIG, "'{}': File too large ({} bytes)", name, n.size);
         }
     } else if (n.is_symlink()) {
-        w.size = n.symlink_target.size();
+        w.size = n.symlink_target().size();
     }
     if (is_whiteout(n)) {  // §3.2d
         w.mode = S_IFREG | (n.mode & 07777);
@@ -170,7 +179,7 @@ Result<void> Rewriter::expand_dir(uint32_t idx) {
     // Entries in sorted order: node indices (BFS order) follow the sorted dirents, the
     // whiteout stubs of the root included, so a directory's nodes are consecutive from
     // first_child.
-    for (const auto& [name, child] : src->children) {
+    for (const auto& [name, child] : src->children()) {
         if (name.empty() || name.size() > kMaxNameLen || name == "." || name == ".." ||
             name.find('/') != std::string::npos)
             return make_error(EINVAL, "bad file name '{}'", name);
@@ -213,7 +222,6 @@ Result<Build> Rewriter::run() {
     // Every hardlink alias must name a placed inode.
     for (const auto& [inode, owner] : b_.owners)
         if (!b_.index_of_shared.count(inode)) return make_error(EINVAL, "hardlink '{}' has no owner", owner.name);
-    b_.nodes.shrink_to_fit();
     return std::move(b_);
 }
 
@@ -221,14 +229,14 @@ Result<Build> Rewriter::run() {
 
 void dir_entries(const Inode& src, bool is_root, std::vector<Entry>& ents) {
     ents.clear();
-    ents.reserve(src.children.size() + 2 + (is_root ? 256 : 0));
+    ents.reserve(src.children().size() + 2 + (is_root ? 256 : 0));
     ents.push_back(Entry{".", nullptr});
     ents.push_back(Entry{"..", nullptr});
-    for (const auto& [name, child] : src.children) ents.push_back(Entry{name, &child});
+    for (const auto& [name, child] : src.children()) ents.push_back(Entry{name, &child});
     bool sorted = true;
     if (is_root) {  // §3.4: the whiteout stubs, after the rewrite, so never converted
         for (const auto& stub : stub_names())
-            if (!src.children.count(stub)) ents.push_back(Entry{stub, nullptr});
+            if (!src.children().count(stub)) ents.push_back(Entry{stub, nullptr});
         sorted = false;
     }
     // "." and ".." are not always first (§4): names below 0x2e sort before them.
@@ -259,8 +267,8 @@ void dir_targets(const Build& b, uint32_t k, const std::vector<Entry>& ents, std
 
 std::string_view node_data(const Node& n) {
     if (!n.src) return {};
-    if (S_ISLNK(n.mode)) return n.src->symlink_target;
-    if (S_ISREG(n.mode) && !n.whiteout && n.size > 0 && n.src->content) return *n.src->content;
+    if (S_ISLNK(n.mode)) return n.src->symlink_target();
+    if (S_ISREG(n.mode) && !n.whiteout && n.size > 0 && n.src->content()) return *n.src->content();
     return {};
 }
 
@@ -281,16 +289,16 @@ void node_xattrs(const Build& b, uint32_t k, std::vector<Xattr>& xs) {
     if (n.external) {
         std::string_view meta;
         char buf[36];
-        if (n.src->fsverity) {
+        if (n.src->fsverity()) {
             buf[0] = '\x00';
             buf[1] = '\x24';
             buf[2] = '\x00';
             buf[3] = '\x01';
-            std::memcpy(buf + 4, n.src->fsverity->bytes.data(), 32);
+            std::memcpy(buf + 4, n.src->fsverity()->bytes.data(), 32);
             meta = std::string_view(buf, 36);
         }
         set_xattr(xs, used, kMetacopy, meta);
-        if (!n.src->payload.empty()) xattr_slot(xs, used, kRedirect).value.assign("/").append(n.src->payload);
+        if (!n.src->payload().empty()) xattr_slot(xs, used, kRedirect).value.assign("/").append(n.src->payload());
     }
     if (n.whiteout) {
         set_xattr(xs, used, "trusted.overlay.overlay.whiteout", "");

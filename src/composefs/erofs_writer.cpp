@@ -43,13 +43,13 @@ Result<Image> write_erofs(const Tree& tree, const ErofsOptions& options) {
 
 uint64_t erofs_dir_size(const Inode& dir, bool is_root) {
     std::vector<std::string_view> names;
-    names.reserve(dir.children.size() + 2 + (is_root ? 256 : 0));
+    names.reserve(dir.children().size() + 2 + (is_root ? 256 : 0));
     names.push_back(".");
     names.push_back("..");
-    for (const auto& [name, child] : dir.children) names.push_back(name);
+    for (const auto& [name, child] : dir.children()) names.push_back(name);
     if (is_root)
         for (const auto& s : erofs::stub_names())
-            if (!dir.children.count(s)) names.push_back(s);
+            if (!dir.children().count(s)) names.push_back(s);
     // Block packing depends on the order: sort as the image does (§4).
     std::sort(names.begin(), names.end());
     auto split = erofs::split_dirents(names.size(), [&](size_t i) { return names[i].size(); });

@@ -1,6 +1,168 @@
 #include "composefs/tree.hpp"
 
+#include <cstring>
+
 namespace imgctl::composefs {
+
+struct Inode::Extra {
+    std::string symlink_target;
+    std::optional<std::string> content;
+    std::string primary_path;
+};
+
+namespace {
+const std::string kEmpty;
+const std::optional<std::string> kNoContent;
+const Children kNoChildren;
+
+constexpr char kHex[] = "0123456789abcdef";
+
+// Whether `p` starts with the object path "ab/cdef…" of `d` (lowercase hex).
+bool starts_with_object_path(std::string_view p, const crypto::Digest& d) {
+    if (p.size() < 65 || p[2] != '/') return false;
+    for (size_t i = 0, j = 0; i < 32; ++i) {
+        for (int shift : {4, 0}) {
+            if (j == 2) ++j;
+            if (p[j++] != kHex[(d.bytes[i] >> shift) & 15]) return false;
+        }
+    }
+    return true;
+}
+
+bool is_object_path_of(std::string_view p, const crypto::Digest& d) {
+    return p.size() == 65 && starts_with_object_path(p, d);
+}
+
+// The digest named by a leading "ab/<62 lowercase hex>", if any.
+std::optional<crypto::Digest> leading_digest(std::string_view p) {
+    if (p.size() < 65 || p[2] != '/') return std::nullopt;
+    crypto::Digest d;
+    for (size_t i = 0, j = 0; i < 32; ++i) {
+        uint8_t v = 0;
+        for (int k = 0; k < 2; ++k) {
+            if (j == 2) ++j;
+            const char* c = std::strchr(kHex, p[j++]);
+            if (!c || !*c) return std::nullopt;
+            v = static_cast<uint8_t>(v << 4 | (c - kHex));
+        }
+        d.bytes[i] = v;
+    }
+    return d;
+}
+
+std::unique_ptr<char[]> encode_payload(std::string_view p) {
+    std::unique_ptr<char[]> block;
+    auto put_size = [](char* at, size_t n) {
+        uint32_t v = static_cast<uint32_t>(n);
+        std::memcpy(at, &v, sizeof v);
+    };
+    if (auto d = leading_digest(p)) {
+        std::string_view suffix = p.substr(65);
+        block = std::make_unique_for_overwrite<char[]>(1 + 32 + 4 + suffix.size());
+        block[0] = 1;
+        std::memcpy(block.get() + 1, d->bytes.data(), 32);
+        put_size(block.get() + 33, suffix.size());
+        std::memcpy(block.get() + 37, suffix.data(), suffix.size());
+    } else {
+        block = std::make_unique_for_overwrite<char[]>(1 + 4 + p.size());
+        block[0] = 0;
+        put_size(block.get() + 1, p.size());
+        std::memcpy(block.get() + 5, p.data(), p.size());
+    }
+    return block;
+}
+
+std::string decode_payload(const char* block) {
+    auto get_size = [](const char* at) {
+        uint32_t v;
+        std::memcpy(&v, at, sizeof v);
+        return v;
+    };
+    if (block[0] == 0) return std::string(block + 5, get_size(block + 1));
+    crypto::Digest d;
+    std::memcpy(d.bytes.data(), block + 1, 32);
+    return Inode::object_path(d).append(block + 37, get_size(block + 33));
+}
+}  // namespace
+
+
+Inode::Inode(const Inode& o)
+    : mode(o.mode), nlink(o.nlink), uid(o.uid), gid(o.gid), rdev(o.rdev), mtime_sec(o.mtime_sec),
+      mtime_nsec(o.mtime_nsec), size(o.size), xattrs(o.xattrs), payload_(o.payload_),
+      extra_(o.extra_ ? std::make_unique<Extra>(*o.extra_) : nullptr),
+      payload_block_(o.payload_ == Payload::Stored ? encode_payload(o.payload()) : nullptr),
+      children_(o.children_ ? std::make_unique<Children>(*o.children_) : nullptr), fsverity_(o.fsverity_) {}
+
+Inode& Inode::operator=(const Inode& o) {
+    if (this != &o) *this = Inode(o);
+    return *this;
+}
+
+Inode::Inode() = default;
+Inode::Inode(Inode&&) noexcept = default;
+Inode& Inode::operator=(Inode&&) noexcept = default;
+Inode::~Inode() = default;
+
+Inode::Extra& Inode::extra() {
+    if (!extra_) extra_ = std::make_unique<Extra>();
+    return *extra_;
+}
+
+std::string Inode::object_path(const crypto::Digest& d) {
+    std::string hex = d.hex();
+    return hex.substr(0, 2) + "/" + hex.substr(2);
+}
+
+const std::string& Inode::symlink_target() const { return extra_ ? extra_->symlink_target : kEmpty; }
+void Inode::set_symlink_target(std::string target) {
+    if (target.empty() && !extra_) return;
+    extra().symlink_target = std::move(target);
+}
+
+const std::optional<std::string>& Inode::content() const { return extra_ ? extra_->content : kNoContent; }
+void Inode::set_content(std::optional<std::string> content) {
+    if (!content && !extra_) return;
+    extra().content = std::move(content);
+}
+
+const std::string& Inode::primary_path() const { return extra_ ? extra_->primary_path : kEmpty; }
+void Inode::set_primary_path(std::string path) {
+    if (path.empty() && !extra_) return;
+    extra().primary_path = std::move(path);
+}
+
+std::string Inode::payload() const {
+    switch (payload_) {
+        case Payload::FromDigest: return object_path(*fsverity_);
+        case Payload::Stored: return decode_payload(payload_block_.get());
+        case Payload::None: break;
+    }
+    return {};
+}
+
+void Inode::set_payload(std::string_view payload) {
+    payload_block_.reset();
+    if (payload.empty()) {
+        payload_ = Payload::None;
+    } else if (fsverity_ && is_object_path_of(payload, *fsverity_)) {
+        payload_ = Payload::FromDigest;
+    } else {
+        payload_block_ = encode_payload(payload);
+        payload_ = Payload::Stored;
+    }
+}
+
+void Inode::set_fsverity(std::optional<crypto::Digest> digest) {
+    std::string old = payload();
+    fsverity_ = digest;
+    if (payload_ != Payload::None) set_payload(old);  // the same path, stored or derived
+}
+
+Children& Inode::children() {
+    if (!children_) children_ = std::make_unique<Children>();
+    return *children_;
+}
+const Children& Inode::children() const { return children_ ? *children_ : kNoChildren; }
 
 Tree::Tree() : root_(Inode::make(S_IFDIR | 0755)) {}
 
@@ -27,8 +189,8 @@ InodePtr Tree::lookup(std::string_view path) const {
     InodePtr cur = root_;
     for (auto p : *parts) {
         if (!cur->is_dir()) return nullptr;
-        auto it = cur->children.find(p);
-        if (it == cur->children.end()) return nullptr;
+        auto it = cur->children().find(p);
+        if (it == cur->children().end()) return nullptr;
         cur = it->second;
     }
     return cur;
@@ -40,8 +202,8 @@ Result<Inode*> Tree::parent_dir(std::string_view path) const {
     if (parts->empty()) return make_error(EINVAL, "path '{}' names the root", path);
     Inode* cur = root_.get();
     for (size_t i = 0; i + 1 < parts->size(); ++i) {
-        auto it = cur->children.find((*parts)[i]);
-        if (it == cur->children.end()) return make_error(ENOENT, "parent of '{}' does not exist", path);
+        auto it = cur->children().find((*parts)[i]);
+        if (it == cur->children().end()) return make_error(ENOENT, "parent of '{}' does not exist", path);
         if (!it->second->is_dir()) return make_error(ENOTDIR, "parent of '{}' is not a directory", path);
         cur = it->second.get();
     }
@@ -57,7 +219,7 @@ static std::string_view last_component(std::string_view path) {
 Result<void> Tree::insert(std::string_view path, InodePtr inode) {
     auto parent = parent_dir(path);
     if (!parent) return std::move(parent).error();
-    (*parent)->children.insert_or_assign(std::string(last_component(path)), std::move(inode));
+    (*parent)->children().insert_or_assign(std::string(last_component(path)), std::move(inode));
     return {};
 }
 
@@ -67,7 +229,7 @@ Result<void> Tree::remove(std::string_view path) {
         if (parent.error().code == ENOENT || parent.error().code == ENOTDIR) return {};
         return std::move(parent).error();
     }
-    auto& ch = (*parent)->children;
+    auto& ch = (*parent)->children();
     auto it = ch.find(last_component(path));
     if (it != ch.end()) ch.erase(it);
     return {};
@@ -78,10 +240,10 @@ Result<void> Tree::mkdir_parents(std::string_view path, uint32_t mode) {
     if (!parts) return std::move(parts).error();
     Inode* cur = root_.get();
     for (size_t i = 0; i + 1 < parts->size(); ++i) {
-        auto it = cur->children.find((*parts)[i]);
-        if (it == cur->children.end()) {
+        auto it = cur->children().find((*parts)[i]);
+        if (it == cur->children().end()) {
             auto d = Inode::make(mode);
-            it = cur->children.emplace(std::string((*parts)[i]), d).first;
+            it = cur->children().emplace(std::string((*parts)[i]), d).first;
         } else if (!it->second->is_dir()) {
             return make_error(ENOTDIR, "parent of '{}' is not a directory", path);
         }

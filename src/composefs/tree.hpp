@@ -24,9 +24,17 @@ struct Xattr {
     bool operator==(const Xattr&) const = default;
 };
 
+using Children = std::map<std::string, InodePtr, std::less<>>;
+
 /// One file-system object of the in-memory tree: the one thing every source (directory on
 /// disk, dump file, OCI layers, OSTree commit, EROFS reader) produces and the EROFS writer
 /// consumes. Hardlinks are several directory entries sharing one InodePtr.
+///
+/// Compact (a tree can have millions of inodes): the fields every inode has are members; the
+/// rare ones (symlink target, inline content, primary path, a payload that is not the object
+/// path of the fs-verity digest) live in one side allocation, made only when one is set, and
+/// a directory's entries in another. A payload equal to object_path(fsverity) ("ab/cdef…",
+/// the content-addressed layout every source uses) is not stored: it is derived.
 struct Inode {
     uint32_t mode = 0;  ///< full st_mode: type and permission bits
     uint32_t nlink = 1; ///< regular files: as given (dump NLINK); directories: recomputed by the writer
@@ -38,10 +46,29 @@ struct Inode {
     uint64_t size = 0;  ///< regular files: st_size; symlinks: target length
     std::vector<Xattr> xattrs;  ///< in any order; the writer sorts
 
-    std::string symlink_target;             ///< S_IFLNK only
-    std::optional<std::string> content;     ///< inline content of a small regular file
-    std::string payload;                    ///< backing path relative to the object dir ("ab/cd…")
-    std::optional<crypto::Digest> fsverity; ///< digest for trusted.overlay.metacopy
+    Inode();
+    Inode(const Inode& o);
+    Inode& operator=(const Inode& o);
+    Inode(Inode&&) noexcept;
+    Inode& operator=(Inode&&) noexcept;
+    ~Inode();
+
+    /// S_IFLNK only: the target (empty when unset).
+    const std::string& symlink_target() const;
+    void set_symlink_target(std::string target);
+
+    /// Inline content of a small regular file (nullopt: none, the file is external or empty).
+    const std::optional<std::string>& content() const;
+    void set_content(std::optional<std::string> content);
+
+    /// Backing path relative to the object dir ("ab/cd…"; empty: none), for external files.
+    std::string payload() const;
+    void set_payload(std::string_view payload);
+
+    /// The fs-verity digest of an external file (for trusted.overlay.metacopy). Setting it
+    /// keeps the payload as it was.
+    const std::optional<crypto::Digest>& fsverity() const { return fsverity_; }
+    void set_fsverity(std::optional<crypto::Digest> digest);
 
     /// For an inode reachable under several names (a hardlink): the absolute path of the name
     /// that owns it (a dump file's line without '@'). The EROFS writer places the inode at
@@ -49,10 +76,13 @@ struct Inode {
     /// the others as '@' lines. Empty, or naming a path that is not this inode: the first
     /// name met in a depth-first walk with sorted children owns it (what an image reader
     /// reports). Ignored for inodes with one name.
-    std::string primary_path;
+    const std::string& primary_path() const;
+    void set_primary_path(std::string path);
 
     /// Directory entries (S_IFDIR only), kept sorted by name (byte order), without "." and "..".
-    std::map<std::string, InodePtr, std::less<>> children;
+    /// The non-const form creates the (empty) map on first use; the const form never allocates.
+    Children& children();
+    const Children& children() const;
 
     bool is_dir() const { return S_ISDIR(mode); }
     bool is_reg() const { return S_ISREG(mode); }
@@ -63,6 +93,22 @@ struct Inode {
         i->mode = mode;
         return i;
     }
+
+    /// "ab/cdef…": where the content-addressed store keeps an object with digest `d`.
+    static std::string object_path(const crypto::Digest& d);
+
+private:
+    struct Extra;
+    Extra& extra();
+    enum class Payload : uint8_t { None, FromDigest, Stored };
+
+    Payload payload_ = Payload::None;
+    std::unique_ptr<Extra> extra_;
+    // Payload::Stored: one exact-size block, either [0][u32 size][bytes] or, for the common
+    // "ab/<62 hex><suffix>" form, [1][32 digest bytes][u32 suffix size][suffix].
+    std::unique_ptr<char[]> payload_block_;
+    std::unique_ptr<Children> children_;
+    std::optional<crypto::Digest> fsverity_;
 };
 
 /// A rooted tree with path-based editing for the sources (OCI layer application etc.).

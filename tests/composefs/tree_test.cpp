@@ -1,0 +1,87 @@
+// The compact Inode: rare fields in a side allocation, the payload derived from the fs-verity
+// digest or stored in one exact-size block, and the same values whatever the order of setting.
+#include <gtest/gtest.h>
+
+#include "composefs/tree.hpp"
+
+namespace imgctl::composefs {
+namespace {
+
+crypto::Digest digest(uint8_t seed) {
+    crypto::Digest d;
+    for (size_t i = 0; i < d.bytes.size(); ++i) d.bytes[i] = static_cast<uint8_t>(seed * 31 + i * 7);
+    return d;
+}
+
+std::string path_of(const crypto::Digest& d) { return d.hex().substr(0, 2) + "/" + d.hex().substr(2); }
+
+TEST(Inode, PayloadRoundTripsInEveryFormAndOrder) {
+    crypto::Digest d = digest(1), other = digest(2);
+    const std::string payloads[] = {
+        "",                                   // none
+        path_of(d),                           // derived from the digest
+        path_of(other),                       // digest-shaped, but another digest
+        path_of(d) + ".file",                 // OSTree's form: digest + suffix
+        path_of(d).substr(0, 64),             // too short to be a digest path
+        "AB/" + d.hex().substr(2),            // not lowercase hex
+        "/abs/" + std::string(300, 'x'),      // anything else
+        std::string("a\0b", 3),               // bytes are kept as they are
+    };
+    for (const auto& p : payloads) {
+        for (int order = 0; order < 3; ++order) {
+            SCOPED_TRACE(p + " order " + std::to_string(order));
+            Inode n;
+            if (order == 0) {
+                n.set_fsverity(d);
+                n.set_payload(p);
+            } else if (order == 1) {
+                n.set_payload(p);
+                n.set_fsverity(d);
+            } else {
+                n.set_payload(p);
+            }
+            EXPECT_EQ(n.payload(), p);
+            Inode copy(n);
+            EXPECT_EQ(copy.payload(), p);
+            // Changing or dropping the digest keeps the payload.
+            n.set_fsverity(other);
+            EXPECT_EQ(n.payload(), p);
+            n.set_fsverity(std::nullopt);
+            EXPECT_EQ(n.payload(), p);
+            EXPECT_FALSE(n.fsverity());
+            Inode moved(std::move(copy));
+            EXPECT_EQ(moved.payload(), p);
+        }
+    }
+}
+
+TEST(Inode, RareFieldsAreEmptyUntilSetAndCopiedDeeply) {
+    Inode n;
+    EXPECT_TRUE(n.symlink_target().empty());
+    EXPECT_FALSE(n.content());
+    EXPECT_TRUE(n.primary_path().empty());
+    const Inode& cn = n;
+    EXPECT_TRUE(cn.children().empty());
+    n.set_symlink_target("target");
+    n.set_content(std::string("abc"));
+    n.set_primary_path("/a/b");
+    n.children().emplace("x", Inode::make(S_IFREG | 0644));
+    Inode copy = n;
+    n.set_symlink_target("changed");
+    n.set_content(std::nullopt);
+    n.set_primary_path({});
+    n.children().clear();
+    EXPECT_EQ(copy.symlink_target(), "target");
+    EXPECT_EQ(copy.content(), "abc");
+    EXPECT_EQ(copy.primary_path(), "/a/b");
+    ASSERT_EQ(copy.children().size(), 1u);
+    EXPECT_EQ(copy.children().begin()->first, "x");
+    EXPECT_EQ(n.symlink_target(), "changed");
+    EXPECT_FALSE(n.content());
+}
+
+// The point of the compact form: an inode is a fraction of its former ~300 bytes.
+TEST(Inode, IsSmall) { EXPECT_LE(sizeof(Inode), 144u); }
+
+}  // namespace
+}  // namespace imgctl::composefs
