@@ -23,33 +23,42 @@ inline constexpr uint32_t kMaxChunks = 1024;
 
 enum DataLayout : uint8_t { kFlatPlain = 0, kFlatInline = 2, kChunkBased = 4 };
 
-// One node of the image, in breadth-first order. It holds no copy of the tree's data: names,
-// xattrs, inline data and directory entries are derived from `src` when needed (node_xattrs,
-// dir_entries), so the writer's memory is a few dozen bytes per inode.
+// One node of the image, in breadth-first order: 24 bytes. It holds no copy of the tree's
+// data: names, xattrs, inline data, directory entries and the inode's shape (Shape) are
+// derived from `src` in each pass that needs them.
 struct Node {
     const Inode* src = nullptr;  // nullptr for the whiteout stubs (their metadata is the root's)
-    uint64_t size = 0;           // i_size
-    uint64_t pos = 0;            // byte offset of the inode; nid = pos / 32
+    uint32_t slot = 0;           // byte offset of the inode / 32, i.e. the nid
+    uint32_t blkaddr = 0;        // first data block, when the inode has data blocks
     uint32_t parent = 0;         // node index of the parent directory (the root's is 0)
-    uint32_t first_child = 0;    // directories: node index of the first node added for an entry
-    uint32_t mode = 0;           // after the whiteout conversion
-    uint32_t nlink = 1;
-    uint32_t blkaddr = 0;
+    uint8_t flags = 0;           // kWhiteout | kHasWhiteouts | kTailMoved
+
+    static constexpr uint8_t kWhiteout = 1;      // a chardev 0:0 converted to a regular file (§3.2d)
+    static constexpr uint8_t kHasWhiteouts = 2;  // a directory with a converted whiteout among its entries
+    static constexpr uint8_t kTailMoved = 4;     // placement moved the inline tail into a data block (§5.3)
+    bool is(uint8_t f) const { return flags & f; }
+    uint64_t pos() const { return uint64_t{slot} * 32; }
+};
+
+// The on-disk shape of a node, derived from its source inode and flags (shape_of).
+struct Shape {
+    uint64_t size = 0;        // i_size
+    uint32_t mode = 0;        // after the whiteout conversion
+    uint32_t nlink = 1;       // directories: recomputed (§3.5)
+    uint32_t xattr_size = 0;  // X (0 until xattr_shape)
     uint32_t n_blocks = 0;
-    uint32_t xattr_size = 0;     // X
-    uint16_t tail = 0;           // T (at most one block)
+    uint32_t tail = 0;        // T
     uint8_t chunkbits = 0;
-    uint8_t n_shared = 0;        // shared refs (the first xattrs that are shared, by name)
+    uint8_t n_shared = 0;     // shared refs (the first xattrs that are shared, by name)
     uint8_t datalayout = kFlatPlain;
-    bool external = false;       // chunk-based regular file
+    bool external = false;    // chunk-based regular file
     bool compact = false;
     bool huge_chunk_quirk = false;
-    bool whiteout = false;       // a chardev 0:0 converted to a regular file (§3.2d)
-    bool has_whiteouts = false;  // a directory with a converted whiteout among its entries
 
     uint32_t chunk_count() const {
         return static_cast<uint32_t>((size >> chunkbits) + ((size & ((uint64_t{1} << chunkbits) - 1)) != 0));
     }
+    uint64_t header_size() const { return (compact ? 32 : 64) + uint64_t{xattr_size}; }
 };
 
 // Where a hardlinked inode is owned: its parent directory and the name inside it.
@@ -78,6 +87,10 @@ struct Build {
 
 /// The rewritten, name-sorted xattrs of node `k` (§3.2, §3.3), in `out` (reused).
 void node_xattrs(const Build& b, uint32_t k, std::vector<Xattr>& out);
+/// log2 of the chunk size of an external file of `size` bytes (12..43).
+uint32_t chunkbits_for(uint64_t size);
+/// Whether node `n` is an external (chunk-based) regular file (§3.2c).
+bool is_external(const Node& n);
 /// The key of an xattr in Build::shared_offset.
 std::string shared_key(const Xattr& x);
 /// The inline content or symlink target of a node.
@@ -91,15 +104,24 @@ struct Entry {
 /// The entries of directory `src` in image order (§4): children, "." and "..", and for the
 /// root the whiteout stubs not shadowed by a child. Does not validate names.
 void dir_entries(const Inode& src, bool is_root, std::vector<Entry>& out);
-/// Node indices of the entries of directory node `k`, in dir_entries order.
-void dir_targets(const Build& b, uint32_t k, const std::vector<Entry>& ents, std::vector<uint32_t>& out);
+/// Node indices of the entries of directory node `k`, in dir_entries order. `next` is the
+/// index of the directory's first placed entry (the nodes of one directory's entries are
+/// consecutive, and directories hand them out in node order); returns the next directory's.
+uint32_t dir_targets(const Build& b, uint32_t k, uint32_t next, const std::vector<Entry>& ents, std::vector<uint32_t>& out);
+
+/// Everything of a node's shape except the xattr area; for directories `ents` gets the
+/// entries. Needs the build time (rewrite) and the node's flags (layout).
+Shape shape_of(const Build& b, uint32_t k, std::vector<Entry>& ents);
+/// Adds the xattr area (§7.2) to `sh` (needs the shared table); `xs` gets the xattrs.
+void xattr_shape(const Build& b, uint32_t k, Shape& sh, std::vector<Xattr>& xs);
 
 /// "00".."ff": the names of the whiteout stubs of §8.
 const std::array<std::string, 256>& stub_names();
 /// The rewrite pass and BFS (§3): validates and flattens the tree.
 Result<Build> rewrite(const Tree& tree, const ErofsOptions& options);
-/// Xattr sharing, inode placement and data block addresses (§5-§9).
-void layout(Build& b);
+/// Xattr sharing, inode placement and data block addresses (§5-§9). EFBIG when the inode
+/// area exceeds 128 GiB (nids beyond 32 bits).
+Result<void> layout(Build& b);
 /// Serialises a laid-out build, handing the image bytes to `sink` in file order.
 Result<void> serialize(const Build& b, const ImageSink& sink);
 

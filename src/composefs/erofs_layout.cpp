@@ -62,101 +62,127 @@ void share_xattrs(Build& b) {
     b.shared_size = off;
 }
 
-// Header size, xattr area, data layout and tail before placement.
-void size_node(Build& b, uint32_t k, std::vector<Xattr>& xs, std::vector<Entry>& ents) {
-    Node& n = b.nodes[k];
-    // Xattr area (§7.2): the first (up to 128) shared pairs become refs, the rest are inline.
-    node_xattrs(b, k, xs);
-    n.n_shared = 0;
-    n.xattr_size = 0;
-    if (!xs.empty()) {
-        uint32_t x = 12;
-        for (const auto& e : xs) {
-            if (n.n_shared < kMaxSharedRefs && !b.shared.empty() && b.shared_offset.count(shared_key(e))) {
-                ++n.n_shared;
-                x += 4;
-            } else {
-                x += xattr_entry_size(e);
-            }
-        }
-        n.xattr_size = x;
-    }
-    n.n_blocks = 0;
-    n.tail = 0;
-    if (S_ISDIR(n.mode)) {
-        dir_entries(*n.src, k == 0, ents);
-        auto split = split_dirents(ents.size(), [&](size_t i) { return ents[i].name.size(); });
-        n.n_blocks = split.n_blocks;
-        n.tail = static_cast<uint16_t>(split.tail);
-        n.size = uint64_t{n.n_blocks} * kBlockSize + n.tail;
-    } else if (n.external) {
-        n.tail = static_cast<uint16_t>(4 * n.chunk_count());  // block map of null addresses
-    } else if (S_ISREG(n.mode) || S_ISLNK(n.mode)) {
-        uint64_t len = node_data(n).size();
-        n.n_blocks = static_cast<uint32_t>(len / kBlockSize);
-        n.tail = static_cast<uint16_t>(len % kBlockSize);
-        if (S_ISREG(n.mode) && n.tail > kBlockSize / 2) {
-            n.tail = 0;
-            n.n_blocks += 1;
-        }
-    }
-    const Inode& meta = n.src ? *n.src : *b.nodes[0].src;
-    uint32_t uid = meta.uid, gid = meta.gid;
-    n.compact = meta.mtime_sec == b.build_time && meta.mtime_nsec == b.build_time_nsec && n.nlink <= 0xffff &&
-                uid <= 0xffff && gid <= 0xffff && n.size <= 0xffffffffULL;
-}
-
 // §5.3: pads `pos` so that the inline tail does not cross a block boundary; may move the tail
-// into a data block.
-uint64_t place(Node& n, uint64_t pos) {
-    uint64_t h = (n.compact ? 32 : 64) + n.xattr_size;
-    if (S_ISLNK(n.mode)) {
-        uint64_t total = h + n.tail;
-        if (total >= kBlockSize) {
-            n.n_blocks = 1;
-            n.tail = 0;
-        }
+// into a data block (then returns true in `moved`).
+uint64_t place(const Shape& sh, uint64_t pos, bool& moved) {
+    uint64_t h = sh.header_size();
+    moved = false;
+    if (S_ISLNK(sh.mode)) {
+        uint64_t total = h + sh.tail;
+        moved = total >= kBlockSize;
         if (total > 0 && pos / kBlockSize != (pos + total - 1) / kBlockSize) pos = round_up(pos, kBlockSize);
         return pos;
     }
-    if (n.tail == 0) return pos;
+    if (sh.tail == 0) return pos;
     uint64_t rem = kBlockSize - (pos + h) % kBlockSize;
-    if (rem >= n.tail) return pos;
+    if (rem >= sh.tail) return pos;
     uint64_t pad = round_up(rem, kSlot);
     uint64_t rem2 = kBlockSize - (pos + pad + h) % kBlockSize;
-    if (n.tail <= rem2) return pos + pad;
+    if (sh.tail <= rem2) return pos + pad;
     // The tail does not fit: only chunk tables above ~8 TiB get here (§5.4 quirk).
-    n.n_blocks += 1;
-    n.tail = 0;
-    if (n.external) n.huge_chunk_quirk = true;
+    moved = true;
     return round_up(pos, kBlockSize);
 }
 
 }  // namespace
 
-void layout(Build& b) {
+Shape shape_of(const Build& b, uint32_t k, std::vector<Entry>& ents) {
+    const Node& n = b.nodes[k];
+    const Inode& meta = n.src ? *n.src : *b.nodes[0].src;
+    Shape sh;
+    if (!n.src) {
+        sh.mode = S_IFCHR | 0644;
+    } else if (n.is(Node::kWhiteout)) {
+        sh.mode = S_IFREG | (n.src->mode & 07777);
+        sh.nlink = n.src->nlink;
+    } else {
+        sh.mode = n.src->mode;
+        sh.nlink = n.src->nlink;
+    }
+    if (n.src && n.src->is_dir()) {
+        uint32_t subdirs = 0;
+        for (const auto& [name, child] : n.src->children()) subdirs += child->is_dir();
+        sh.nlink = 2 + subdirs;
+        dir_entries(*n.src, k == 0, ents);
+        auto split = split_dirents(ents.size(), [&](size_t i) { return ents[i].name.size(); });
+        sh.n_blocks = split.n_blocks;
+        sh.tail = split.tail;
+        sh.size = uint64_t{sh.n_blocks} * kBlockSize + sh.tail;
+    } else if (is_external(n)) {
+        sh.external = true;
+        sh.size = n.src->size;
+        sh.chunkbits = static_cast<uint8_t>(chunkbits_for(sh.size));
+        sh.tail = 4 * sh.chunk_count();  // block map of null addresses
+    } else if (S_ISREG(sh.mode) || S_ISLNK(sh.mode)) {
+        uint64_t len = node_data(n).size();
+        sh.size = len;
+        sh.n_blocks = static_cast<uint32_t>(len / kBlockSize);
+        sh.tail = static_cast<uint32_t>(len % kBlockSize);
+        if (S_ISREG(sh.mode) && sh.tail > kBlockSize / 2) {
+            sh.tail = 0;
+            sh.n_blocks += 1;
+        }
+    }
+    if (n.is(Node::kTailMoved)) {
+        sh.n_blocks = S_ISLNK(sh.mode) ? 1 : sh.n_blocks + 1;
+        sh.tail = 0;
+        sh.huge_chunk_quirk = sh.external;
+    }
+    sh.datalayout = sh.external ? kChunkBased : (sh.tail > 0 ? kFlatInline : kFlatPlain);
+    sh.compact = meta.mtime_sec == b.build_time && meta.mtime_nsec == b.build_time_nsec && sh.nlink <= 0xffff &&
+                 meta.uid <= 0xffff && meta.gid <= 0xffff && sh.size <= 0xffffffffULL;
+    return sh;
+}
+
+void xattr_shape(const Build& b, uint32_t k, Shape& sh, std::vector<Xattr>& xs) {
+    // The first (up to 128) shared pairs become refs, the rest are inline.
+    node_xattrs(b, k, xs);
+    sh.n_shared = 0;
+    sh.xattr_size = 0;
+    if (xs.empty()) return;
+    uint32_t x = 12;
+    for (const auto& e : xs) {
+        if (sh.n_shared < kMaxSharedRefs && !b.shared.empty() && b.shared_offset.count(shared_key(e))) {
+            ++sh.n_shared;
+            x += 4;
+        } else {
+            x += xattr_entry_size(e);
+        }
+    }
+    sh.xattr_size = x;
+}
+
+Result<void> layout(Build& b) {
     share_xattrs(b);
     std::vector<Xattr> xs;
     std::vector<Entry> ents;
     uint64_t pos = kInodeStart;
+    uint64_t blocks = 0;  // data blocks before the node's, counted from data_start
     for (uint32_t k = 0; k < b.nodes.size(); ++k) {
         Node& n = b.nodes[k];
-        size_node(b, k, xs, ents);
+        Shape sh = shape_of(b, k, ents);
+        xattr_shape(b, k, sh, xs);
         pos = round_up(pos, kSlot);
-        pos = place(n, pos);
-        n.datalayout = n.external ? kChunkBased : (n.tail > 0 ? kFlatInline : kFlatPlain);
-        n.pos = pos;
-        pos += (n.compact ? 32 : 64) + n.xattr_size + n.tail;
+        bool moved;
+        pos = place(sh, pos, moved);
+        if (moved) {
+            n.flags |= Node::kTailMoved;
+            sh = shape_of(b, k, ents);
+            xattr_shape(b, k, sh, xs);
+        }
+        if (pos / kSlot > UINT32_MAX) return make_error(EFBIG, "the inodes need more than 128 GiB");
+        n.slot = static_cast<uint32_t>(pos / kSlot);
+        n.blkaddr = static_cast<uint32_t>(blocks);  // made absolute below
+        blocks += sh.n_blocks;
+        pos += sh.header_size() + sh.tail;
     }
     b.inodes_end = round_up(pos, kSlot);
     b.data_start = round_up(b.inodes_end + b.shared_size, kBlockSize);
-    uint64_t block = b.data_start / kBlockSize;
-    for (auto& n : b.nodes) {
-        if (n.n_blocks == 0) continue;
-        n.blkaddr = static_cast<uint32_t>(block);
-        block += n.n_blocks;
-    }
-    b.total_size = block * kBlockSize;
+    uint64_t first = b.data_start / kBlockSize;
+    if (first + blocks > UINT32_MAX) return make_error(EFBIG, "the image needs more than 2^32 blocks");
+    for (auto& n : b.nodes) n.blkaddr += static_cast<uint32_t>(first);
+    b.total_size = (first + blocks) * kBlockSize;
+    return {};
 }
 
 }  // namespace imgctl::composefs::erofs

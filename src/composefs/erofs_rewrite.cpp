@@ -104,10 +104,6 @@ Result<void> validate(const Inode& n, std::string_view name) {
     return {};
 }
 
-uint32_t chunkbits_for(uint64_t size) {
-    uint32_t bits = size <= 1 ? 0 : 64 - static_cast<uint32_t>(__builtin_clzll(size - 1));
-    return std::clamp(bits, 12u, 43u);
-}
 
 class Rewriter {
 public:
@@ -137,26 +133,16 @@ Result<uint32_t> Rewriter::add_node(const Inode& n, std::string_view name, uint3
     Node w;
     w.src = &n;
     w.parent = parent;
-    w.mode = n.mode;
-    w.nlink = n.nlink;
     for (const auto& x : n.xattrs)
         if (x.name == "system.posix_acl_access" || x.name == "system.posix_acl_default") b_.has_acl = true;
-    if (n.is_reg()) {
-        w.size = n.size;
-        if (n.size > 0 && !n.content()) {  // §3.2c: external file
-            w.external = true;
-            w.chunkbits = static_cast<uint8_t>(chunkbits_for(n.size));
-            uint64_t count = (n.size >> w.chunkbits) + ((n.size & ((uint64_t{1} << w.chunkbits) - 1)) != 0);
-            if (count > kMaxChunks) return make_error(EFBIG, "'{}': File too large ({} bytes)", name, n.size);
-        }
-    } else if (n.is_symlink()) {
-        w.size = n.symlink_target().size();
+    if (n.is_reg() && n.size > 0 && !n.content()) {  // §3.2c: external file
+        uint32_t bits = chunkbits_for(n.size);
+        uint64_t count = (n.size >> bits) + ((n.size & ((uint64_t{1} << bits) - 1)) != 0);
+        if (count > kMaxChunks) return make_error(EFBIG, "'{}': File too large ({} bytes)", name, n.size);
     }
     if (is_whiteout(n)) {  // §3.2d
-        w.mode = S_IFREG | (n.mode & 07777);
-        w.size = 0;
-        w.whiteout = true;
-        b_.nodes[parent].has_whiteouts = true;
+        w.flags |= Node::kWhiteout;
+        b_.nodes[parent].flags |= Node::kHasWhiteouts;
     }
     if (std::pair(n.mtime_sec, n.mtime_nsec) < std::pair(b_.build_time, b_.build_time_nsec)) {
         b_.build_time = n.mtime_sec;
@@ -170,23 +156,19 @@ Result<uint32_t> Rewriter::add_node(const Inode& n, std::string_view name, uint3
 void Rewriter::add_stub(uint32_t parent) {
     Node w;
     w.parent = parent;
-    w.mode = S_IFCHR | 0644;
     b_.nodes.push_back(w);
 }
 
 Result<void> Rewriter::expand_dir(uint32_t idx) {
     const Inode* src = b_.nodes[idx].src;
     // Entries in sorted order: node indices (BFS order) follow the sorted dirents, the
-    // whiteout stubs of the root included, so a directory's nodes are consecutive from
-    // first_child.
+    // whiteout stubs of the root included, so a directory's nodes are consecutive.
     for (const auto& [name, child] : src->children()) {
         if (name.empty() || name.size() > kMaxNameLen || name == "." || name == ".." ||
             name.find('/') != std::string::npos)
             return make_error(EINVAL, "bad file name '{}'", name);
     }
     dir_entries(*src, idx == 0, ents_);
-    b_.nodes[idx].first_child = static_cast<uint32_t>(b_.nodes.size());
-    uint32_t subdirs = 0;
     for (const auto& e : ents_) {
         if (!e.child) {
             if (e.name != "." && e.name != "..") add_stub(idx);
@@ -200,9 +182,7 @@ Result<void> Rewriter::expand_dir(uint32_t idx) {
         auto r = add_node(*child, e.name, idx);
         if (!r) return std::move(r).error();
         if (child.use_count() > 1) b_.index_of_shared.emplace(child.get(), *r);
-        if (child->is_dir()) ++subdirs;
     }
-    b_.nodes[idx].nlink = 2 + subdirs;  // §3.5
     return {};
 }
 
@@ -216,7 +196,7 @@ Result<Build> Rewriter::run() {
     if (!r) return std::move(r).error();
     // Breadth-first: nodes are appended as they are discovered, so the vector is the queue.
     for (uint32_t i = 0; i < b_.nodes.size(); ++i) {
-        if (!S_ISDIR(b_.nodes[i].mode) || !b_.nodes[i].src) continue;
+        if (!b_.nodes[i].src || !b_.nodes[i].src->is_dir()) continue;
         IMGCTL_TRY(expand_dir(i));
     }
     // Every hardlink alias must name a placed inode.
@@ -244,10 +224,9 @@ void dir_entries(const Inode& src, bool is_root, std::vector<Entry>& ents) {
     if (!sorted) std::sort(ents.begin(), ents.end(), [](const Entry& a, const Entry& b) { return a.name < b.name; });
 }
 
-void dir_targets(const Build& b, uint32_t k, const std::vector<Entry>& ents, std::vector<uint32_t>& out) {
+uint32_t dir_targets(const Build& b, uint32_t k, uint32_t next, const std::vector<Entry>& ents, std::vector<uint32_t>& out) {
     const Node& n = b.nodes[k];
     out.clear();
-    uint32_t next = n.first_child;
     for (const auto& e : ents) {
         if (!e.child) {
             out.push_back(e.name == "." ? k : e.name == ".." ? n.parent : next++);
@@ -263,14 +242,17 @@ void dir_targets(const Build& b, uint32_t k, const std::vector<Entry>& ents, std
         }
         out.push_back(next++);
     }
+    return next;
 }
 
 std::string_view node_data(const Node& n) {
     if (!n.src) return {};
-    if (S_ISLNK(n.mode)) return n.src->symlink_target();
-    if (S_ISREG(n.mode) && !n.whiteout && n.size > 0 && n.src->content()) return *n.src->content();
+    if (n.src->is_symlink()) return n.src->symlink_target();
+    if (n.src->is_reg() && n.src->size > 0 && n.src->content()) return *n.src->content();
     return {};
 }
+
+bool is_external(const Node& n) { return n.src && n.src->is_reg() && n.src->size > 0 && !n.src->content(); }
 
 void node_xattrs(const Build& b, uint32_t k, std::vector<Xattr>& xs) {
     const Node& n = b.nodes[k];
@@ -286,7 +268,7 @@ void node_xattrs(const Build& b, uint32_t k, std::vector<Xattr>& xs) {
             out.value.assign(x.value);
         }
     }
-    if (n.external) {
+    if (is_external(n)) {
         std::string_view meta;
         char buf[36];
         if (n.src->fsverity()) {
@@ -300,11 +282,11 @@ void node_xattrs(const Build& b, uint32_t k, std::vector<Xattr>& xs) {
         set_xattr(xs, used, kMetacopy, meta);
         if (!n.src->payload().empty()) xattr_slot(xs, used, kRedirect).value.assign("/").append(n.src->payload());
     }
-    if (n.whiteout) {
+    if (n.is(Node::kWhiteout)) {
         set_xattr(xs, used, "trusted.overlay.overlay.whiteout", "");
         set_xattr(xs, used, "user.overlay.whiteout", "");
     }
-    if (n.has_whiteouts) {
+    if (n.is(Node::kHasWhiteouts)) {
         set_xattr(xs, used, "trusted.overlay.overlay.whiteouts", "");
         set_xattr(xs, used, "user.overlay.whiteouts", "");
         if (b.version >= 1) {
@@ -315,6 +297,11 @@ void node_xattrs(const Build& b, uint32_t k, std::vector<Xattr>& xs) {
     if (k == 0) set_xattr(xs, used, "trusted.overlay.opaque", "y");  // §3.3
     xs.resize(used);
     std::sort(xs.begin(), xs.end(), [](const Xattr& a, const Xattr& c) { return a.name < c.name; });
+}
+
+uint32_t chunkbits_for(uint64_t size) {
+    uint32_t bits = size <= 1 ? 0 : 64 - static_cast<uint32_t>(__builtin_clzll(size - 1));
+    return std::clamp(bits, 12u, 43u);
 }
 
 std::string shared_key(const Xattr& x) {

@@ -75,88 +75,91 @@ uint8_t* write_xattr_entry(uint8_t* p, const Xattr& x) {
     return p + xattr_entry_size(x);  // the padding is already zero
 }
 
-// Per-node scratch for the serialisation: the node's xattrs and directory entries.
+// Per-node scratch for the serialisation: the node's xattrs and directory entries, and the
+// node index of the next directory's first entry (directories are met in node order).
 struct Scratch {
     std::vector<Xattr> xs;
     std::vector<Entry> ents;
     std::vector<uint32_t> targets;
+    uint32_t next_child = 1;
 };
+
+// The file type a dirent reports for node `t` (after the whiteout conversion).
+uint32_t mode_of(const Build& b, uint32_t t) {
+    const Node& n = b.nodes[t];
+    if (!n.src) return S_IFCHR;
+    if (n.is(Node::kWhiteout)) return S_IFREG;
+    return n.src->mode;
+}
 
 // Entries [begin, end) of a directory as one block or tail: records first, then the names (§6).
 void write_dirents(uint8_t* p, const Build& b, const Scratch& s, uint32_t begin, uint32_t end) {
     uint32_t nameoff = 12 * (end - begin);
     for (uint32_t i = begin; i < end; ++i) {
         std::string_view name = s.ents[i].name;
-        const Node& t = b.nodes[s.targets[i]];
+        uint32_t t = s.targets[i];
         uint8_t* rec = p + 12 * (i - begin);
-        put64(rec, t.pos / kSlot);
+        put64(rec, b.nodes[t].slot);
         put16(rec + 8, static_cast<uint16_t>(nameoff));
-        rec[10] = dirent_file_type(t.mode);
+        rec[10] = dirent_file_type(mode_of(b, t));
         std::memcpy(p + nameoff, name.data(), name.size());
         nameoff += static_cast<uint32_t>(name.size());
     }
 }
 
-// The directory's entries, their targets and where each block ends.
-std::vector<uint32_t> load_dir(const Build& b, uint32_t k, Scratch& s) {
-    dir_entries(*b.nodes[k].src, k == 0, s.ents);
-    dir_targets(b, k, s.ents, s.targets);
-    return split_dirents(s.ents.size(), [&](size_t i) { return s.ents[i].name.size(); }).ends;
-}
-
-uint32_t inode_u(const Node& n) {
-    if (n.external) {
-        uint32_t format = n.chunkbits - 12u;
-        return n.huge_chunk_quirk ? ((n.blkaddr & 0xffff0000u) | format) : format;
+uint32_t inode_u(const Node& n, const Shape& sh) {
+    if (sh.external) {
+        uint32_t format = sh.chunkbits - 12u;
+        return sh.huge_chunk_quirk ? ((n.blkaddr & 0xffff0000u) | format) : format;
     }
-    if (S_ISCHR(n.mode) || S_ISBLK(n.mode)) return n.src ? static_cast<uint32_t>(n.src->rdev) : 0;
-    if (S_ISDIR(n.mode) || S_ISREG(n.mode) || S_ISLNK(n.mode)) return n.n_blocks > 0 ? n.blkaddr : 0;
+    if (S_ISCHR(sh.mode) || S_ISBLK(sh.mode)) return n.src ? static_cast<uint32_t>(n.src->rdev) : 0;
+    if (S_ISDIR(sh.mode) || S_ISREG(sh.mode) || S_ISLNK(sh.mode)) return sh.n_blocks > 0 ? n.blkaddr : 0;
     return 0;
 }
 
-uint8_t* write_header(uint8_t* p, const Build& b, const Node& n, uint32_t ino) {
+uint8_t* write_header(uint8_t* p, const Build& b, const Node& n, const Shape& sh, uint32_t ino) {
     const Inode& meta = n.src ? *n.src : *b.nodes[0].src;
-    uint16_t icount = n.xattr_size ? static_cast<uint16_t>((n.xattr_size - 12) / 4 + 1) : 0;
-    if (n.compact) {
-        put16(p, static_cast<uint16_t>(n.datalayout << 1));
+    uint16_t icount = sh.xattr_size ? static_cast<uint16_t>((sh.xattr_size - 12) / 4 + 1) : 0;
+    if (sh.compact) {
+        put16(p, static_cast<uint16_t>(sh.datalayout << 1));
         put16(p + 2, icount);
-        put16(p + 4, static_cast<uint16_t>(n.mode));
-        put16(p + 6, static_cast<uint16_t>(n.nlink));
-        put32(p + 8, static_cast<uint32_t>(n.size));
-        put32(p + 16, inode_u(n));
+        put16(p + 4, static_cast<uint16_t>(sh.mode));
+        put16(p + 6, static_cast<uint16_t>(sh.nlink));
+        put32(p + 8, static_cast<uint32_t>(sh.size));
+        put32(p + 16, inode_u(n, sh));
         put32(p + 20, ino);
         put16(p + 24, static_cast<uint16_t>(meta.uid));
         put16(p + 26, static_cast<uint16_t>(meta.gid));
         return p + 32;
     }
-    put16(p, static_cast<uint16_t>(n.datalayout << 1 | 1));
+    put16(p, static_cast<uint16_t>(sh.datalayout << 1 | 1));
     put16(p + 2, icount);
-    put16(p + 4, static_cast<uint16_t>(n.mode));
-    put64(p + 8, n.size);
-    put32(p + 16, inode_u(n));
+    put16(p + 4, static_cast<uint16_t>(sh.mode));
+    put64(p + 8, sh.size);
+    put32(p + 16, inode_u(n, sh));
     put32(p + 20, ino);
     put32(p + 24, meta.uid);
     put32(p + 28, meta.gid);
     put64(p + 32, static_cast<uint64_t>(meta.mtime_sec));
     put32(p + 40, meta.mtime_nsec);
-    put32(p + 44, n.nlink);
+    put32(p + 44, sh.nlink);
     return p + 64;
 }
 
 // The xattr area (§7.2): filter, shared refs (ids count 4-byte units from the start of block
 // xattr_blkaddr), then the inline entries.
-uint8_t* write_xattrs(uint8_t* p, const Build& b, const Node& n, const std::vector<Xattr>& xs) {
+uint8_t* write_xattrs(uint8_t* p, const Build& b, const Shape& sh, const std::vector<Xattr>& xs) {
     uint32_t bits = 0;
     for (const auto& x : xs) {
         auto [index, suffix] = split_xattr_name(x.name);
         bits |= 1u << (XXH32(suffix.data(), suffix.size(), kXattrFilterSeed + index) & 31);
     }
     put32(p, ~bits);
-    p[4] = n.n_shared;
+    p[4] = sh.n_shared;
     uint8_t* refs = p + 12;
-    uint8_t* inl = refs + 4 * n.n_shared;
+    uint8_t* inl = refs + 4 * sh.n_shared;
     uint32_t base = static_cast<uint32_t>(b.inodes_end % kBlockSize);
-    uint32_t left = n.n_shared;
+    uint32_t left = sh.n_shared;
     for (const auto& x : xs) {
         if (left > 0) {
             auto it = b.shared_offset.find(shared_key(x));
@@ -172,42 +175,50 @@ uint8_t* write_xattrs(uint8_t* p, const Build& b, const Node& n, const std::vect
     return inl;
 }
 
+// The entries of directory `k`, their targets and where each block ends.
+std::vector<uint32_t> load_dir(const Build& b, uint32_t k, Scratch& s) {
+    s.next_child = dir_targets(b, k, s.next_child, s.ents, s.targets);
+    return split_dirents(s.ents.size(), [&](size_t i) { return s.ents[i].name.size(); }).ends;
+}
+
 void write_inode(Out& out, const Build& b, uint32_t k, Scratch& s) {
     const Node& n = b.nodes[k];
-    uint64_t len = (n.compact ? 32 : 64) + n.xattr_size + n.tail;
-    uint8_t* p = write_header(out.at(n.pos, len), b, n, k);
-    if (n.xattr_size) {
-        node_xattrs(b, k, s.xs);
-        p = write_xattrs(p, b, n, s.xs);
-    }
-    if (n.tail == 0) return;
-    if (S_ISDIR(n.mode)) {
+    Shape sh = shape_of(b, k, s.ents);
+    xattr_shape(b, k, sh, s.xs);
+    uint8_t* p = write_header(out.at(n.pos(), sh.header_size() + sh.tail), b, n, sh, k);
+    if (sh.xattr_size) p = write_xattrs(p, b, sh, s.xs);
+    if (S_ISDIR(sh.mode)) {
         auto ends = load_dir(b, k, s);
         size_t c = ends.size();
-        write_dirents(p, b, s, c >= 2 ? ends[c - 2] : 0, ends[c - 1]);
-    } else if (n.external) {
-        for (uint32_t c = 0; c < n.chunk_count(); ++c) put32(p + 4 * c, kNullAddr);
+        if (sh.tail > 0) write_dirents(p, b, s, c >= 2 ? ends[c - 2] : 0, ends[c - 1]);
+    } else if (sh.tail == 0) {
+        return;
+    } else if (sh.external) {
+        for (uint32_t c = 0; c < sh.chunk_count(); ++c) put32(p + 4 * c, kNullAddr);
     } else {
         std::string_view data = node_data(n);
-        std::memcpy(p, data.data() + (data.size() - n.tail), n.tail);
+        std::memcpy(p, data.data() + (data.size() - sh.tail), sh.tail);
     }
 }
 
 void write_blocks(Out& out, const Build& b, uint32_t k, Scratch& s) {
     const Node& n = b.nodes[k];
+    Shape sh = shape_of(b, k, s.ents);
+    std::vector<uint32_t> ends;
+    if (S_ISDIR(sh.mode)) ends = load_dir(b, k, s);
+    if (sh.n_blocks == 0) return;
     uint64_t start = uint64_t{n.blkaddr} * kBlockSize;
-    if (S_ISDIR(n.mode)) {
-        auto ends = load_dir(b, k, s);
+    if (S_ISDIR(sh.mode)) {
         uint32_t begin = 0;
-        for (uint32_t c = 0; c < n.n_blocks; ++c) {
+        for (uint32_t c = 0; c < sh.n_blocks; ++c) {
             write_dirents(out.at(start + uint64_t{c} * kBlockSize, kBlockSize), b, s, begin, ends[c]);
             begin = ends[c];
         }
-    } else if (n.huge_chunk_quirk) {
+    } else if (sh.huge_chunk_quirk) {
         std::memset(out.at(start, kBlockSize), 0xff, kBlockSize);
     } else {
         std::string_view data = node_data(n);
-        size_t len = std::min<size_t>(data.size(), uint64_t{n.n_blocks} * kBlockSize);
+        size_t len = std::min<size_t>(data.size(), uint64_t{sh.n_blocks} * kBlockSize);
         if (len > 0) std::memcpy(out.at(start, len), data.data(), len);
     }
 }
@@ -233,7 +244,7 @@ Result<void> serialize(const Build& b, const ImageSink& sink) {
     put32(sb, kErofsMagic);
     put32(sb + 8, 0x2 | 0x4);  // COMPAT_MTIME | COMPAT_XATTR_FILTER
     sb[12] = 12;               // blkszbits
-    put16(sb + 14, static_cast<uint16_t>(b.nodes[0].pos / kSlot));
+    put16(sb + 14, static_cast<uint16_t>(b.nodes[0].slot));
     put64(sb + 16, b.nodes.size());
     put64(sb + 24, static_cast<uint64_t>(b.build_time));
     put32(sb + 32, b.build_time_nsec);
@@ -243,13 +254,13 @@ Result<void> serialize(const Build& b, const ImageSink& sink) {
     // (allocated in node order).
     Scratch s;
     for (uint32_t k = 0; k < b.nodes.size(); ++k) write_inode(out, b, k, s);
+    s.next_child = 1;
     uint64_t off = b.inodes_end;
     for (const auto& x : b.shared) {
         write_xattr_entry(out.at(off, xattr_entry_size(x)), x);
         off += xattr_entry_size(x);
     }
-    for (uint32_t k = 0; k < b.nodes.size(); ++k)
-        if (b.nodes[k].n_blocks > 0) write_blocks(out, b, k, s);
+    for (uint32_t k = 0; k < b.nodes.size(); ++k) write_blocks(out, b, k, s);
     return out.finish(b.total_size);
 }
 

@@ -11,7 +11,7 @@ namespace imgctl::composefs {
 Result<WrittenImage> write_erofs(const Tree& tree, const ImageSink& sink, const ErofsOptions& options) {
     auto build = erofs::rewrite(tree, options);
     if (!build) return std::move(build).error().context("writing composefs image");
-    erofs::layout(*build);
+    if (auto r = erofs::layout(*build); !r) return std::move(r).error().context("writing composefs image");
     WrittenImage info;
     info.version = build->version;
     info.size = build->total_size;
