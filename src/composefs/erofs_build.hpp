@@ -79,6 +79,7 @@ struct Build {
     // The shared xattr table (§7.3), in table order, and each entry's offset by "name\0value".
     std::vector<Xattr> shared;
     std::unordered_map<std::string, uint32_t> shared_offset;
+    std::vector<uint64_t> shared_hashes;  // pair_hash of the table's entries, sorted
     uint32_t shared_size = 0;
     uint64_t inodes_end = 0;
     uint64_t data_start = 0;
@@ -91,6 +92,10 @@ void node_xattrs(const Build& b, uint32_t k, std::vector<Xattr>& out);
 uint32_t chunkbits_for(uint64_t size);
 /// Whether node `n` is an external (chunk-based) regular file (§3.2c).
 bool is_external(const Node& n);
+/// The offset of `x` in the shared xattr table, or -1 when it is not shared.
+int64_t shared_offset_of(const Build& b, const Xattr& x);
+/// A 64-bit hash of an xattr's name and value.
+uint64_t pair_hash(const Xattr& x);
 /// The key of an xattr in Build::shared_offset.
 std::string shared_key(const Xattr& x);
 /// The inline content or symlink target of a node.

@@ -14,10 +14,6 @@ namespace {
 
 uint64_t round_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
-uint64_t pair_hash(const Xattr& x) {
-    uint64_t h = std::hash<std::string_view>{}(x.name);
-    return h ^ (std::hash<std::string_view>{}(x.value) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
-}
 
 // §7.3: a (name, value) pair on more than one inode goes to the shared table, ordered by name
 // descending, then longer value first, then value bytes descending. Two passes keep memory
@@ -25,6 +21,11 @@ uint64_t pair_hash(const Xattr& x) {
 void share_xattrs(Build& b) {
     std::vector<Xattr> xs;
     std::vector<uint64_t> hashes;
+    size_t bound = 1;  // an upper bound of the xattrs node_xattrs gives: no reallocation
+    for (const auto& n : b.nodes)
+        bound += (n.src ? n.src->xattrs.size() : b.nodes[0].src->xattrs.size()) + 2 * is_external(n) +
+                 2 * n.is(Node::kWhiteout) + 4 * n.is(Node::kHasWhiteouts);
+    hashes.reserve(bound);
     for (uint32_t k = 0; k < b.nodes.size(); ++k) {
         node_xattrs(b, k, xs);
         for (const auto& x : xs) hashes.push_back(pair_hash(x));
@@ -55,10 +56,13 @@ void share_xattrs(Build& b) {
         return std::memcmp(x.value.data(), y.value.data(), x.value.size()) > 0;
     });
     uint32_t off = 0;
+    b.shared_hashes.clear();
     for (const auto& x : b.shared) {
         b.shared_offset.emplace(shared_key(x), off);
+        b.shared_hashes.push_back(pair_hash(x));
         off += xattr_entry_size(x);
     }
+    std::sort(b.shared_hashes.begin(), b.shared_hashes.end());
     b.shared_size = off;
 }
 
@@ -86,6 +90,18 @@ uint64_t place(const Shape& sh, uint64_t pos, bool& moved) {
 
 }  // namespace
 
+uint64_t pair_hash(const Xattr& x) {
+    uint64_t h = std::hash<std::string_view>{}(x.name);
+    return h ^ (std::hash<std::string_view>{}(x.value) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+}
+
+int64_t shared_offset_of(const Build& b, const Xattr& x) {
+    // Most xattrs are not shared: a hash miss avoids building the key.
+    if (!std::binary_search(b.shared_hashes.begin(), b.shared_hashes.end(), pair_hash(x))) return -1;
+    auto it = b.shared_offset.find(shared_key(x));
+    return it == b.shared_offset.end() ? -1 : it->second;
+}
+
 Shape shape_of(const Build& b, uint32_t k, std::vector<Entry>& ents) {
     const Node& n = b.nodes[k];
     const Inode& meta = n.src ? *n.src : *b.nodes[0].src;
@@ -100,10 +116,10 @@ Shape shape_of(const Build& b, uint32_t k, std::vector<Entry>& ents) {
         sh.nlink = n.src->nlink;
     }
     if (n.src && n.src->is_dir()) {
-        uint32_t subdirs = 0;
-        for (const auto& [name, child] : n.src->children()) subdirs += child->is_dir();
-        sh.nlink = 2 + subdirs;
         dir_entries(*n.src, k == 0, ents);
+        uint32_t subdirs = 0;
+        for (const auto& e : ents) subdirs += e.child && (*e.child)->is_dir();
+        sh.nlink = 2 + subdirs;
         auto split = split_dirents(ents.size(), [&](size_t i) { return ents[i].name.size(); });
         sh.n_blocks = split.n_blocks;
         sh.tail = split.tail;
@@ -142,7 +158,7 @@ void xattr_shape(const Build& b, uint32_t k, Shape& sh, std::vector<Xattr>& xs) 
     if (xs.empty()) return;
     uint32_t x = 12;
     for (const auto& e : xs) {
-        if (sh.n_shared < kMaxSharedRefs && !b.shared.empty() && b.shared_offset.count(shared_key(e))) {
+        if (sh.n_shared < kMaxSharedRefs && !b.shared.empty() && shared_offset_of(b, e) >= 0) {
             ++sh.n_shared;
             x += 4;
         } else {

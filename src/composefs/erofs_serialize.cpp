@@ -162,9 +162,8 @@ uint8_t* write_xattrs(uint8_t* p, const Build& b, const Shape& sh, const std::ve
     uint32_t left = sh.n_shared;
     for (const auto& x : xs) {
         if (left > 0) {
-            auto it = b.shared_offset.find(shared_key(x));
-            if (it != b.shared_offset.end()) {
-                put32(refs, (base + it->second) / 4);
+            if (int64_t off = shared_offset_of(b, x); off >= 0) {
+                put32(refs, (base + static_cast<uint32_t>(off)) / 4);
                 refs += 4;
                 --left;
                 continue;

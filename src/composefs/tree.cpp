@@ -50,7 +50,7 @@ std::optional<crypto::Digest> leading_digest(std::string_view p) {
     return d;
 }
 
-std::unique_ptr<char[]> encode_payload(std::string_view p) {
+std::unique_ptr<char[]> encode_payload(std::string_view p, size_t& size) {
     std::unique_ptr<char[]> block;
     auto put_size = [](char* at, size_t n) {
         uint32_t v = static_cast<uint32_t>(n);
@@ -58,13 +58,15 @@ std::unique_ptr<char[]> encode_payload(std::string_view p) {
     };
     if (auto d = leading_digest(p)) {
         std::string_view suffix = p.substr(65);
-        block = std::make_unique_for_overwrite<char[]>(1 + 32 + 4 + suffix.size());
+        size = 1 + 32 + 4 + suffix.size();
+        block = std::make_unique_for_overwrite<char[]>(size);
         block[0] = 1;
         std::memcpy(block.get() + 1, d->bytes.data(), 32);
         put_size(block.get() + 33, suffix.size());
         std::memcpy(block.get() + 37, suffix.data(), suffix.size());
     } else {
-        block = std::make_unique_for_overwrite<char[]>(1 + 4 + p.size());
+        size = 1 + 4 + p.size();
+        block = std::make_unique_for_overwrite<char[]>(size);
         block[0] = 0;
         put_size(block.get() + 1, p.size());
         std::memcpy(block.get() + 5, p.data(), p.size());
@@ -87,11 +89,11 @@ std::string decode_payload(const char* block) {
 
 
 Inode::Inode(const Inode& o)
-    : mode(o.mode), nlink(o.nlink), uid(o.uid), gid(o.gid), rdev(o.rdev), mtime_sec(o.mtime_sec),
-      mtime_nsec(o.mtime_nsec), size(o.size), xattrs(o.xattrs), payload_(o.payload_),
-      extra_(o.extra_ ? std::make_unique<Extra>(*o.extra_) : nullptr),
-      payload_block_(o.payload_ == Payload::Stored ? encode_payload(o.payload()) : nullptr),
-      children_(o.children_ ? std::make_unique<Children>(*o.children_) : nullptr), fsverity_(o.fsverity_) {}
+    : mode(o.mode), nlink(o.nlink), uid(o.uid), gid(o.gid), rdev(o.rdev), mtime_sec(o.mtime_sec), size(o.size),
+      mtime_nsec(o.mtime_nsec), xattrs(o.xattrs), extra_(o.extra_ ? std::make_unique<Extra>(*o.extra_) : nullptr),
+      children_(o.children_ ? std::make_unique<Children>(*o.children_) : nullptr) {
+    set_digest_and_payload(o.fsverity(), o.payload());
+}
 
 Inode& Inode::operator=(const Inode& o) {
     if (this != &o) *this = Inode(o);
@@ -109,8 +111,14 @@ Inode::Extra& Inode::extra() {
 }
 
 std::string Inode::object_path(const crypto::Digest& d) {
-    std::string hex = d.hex();
-    return hex.substr(0, 2) + "/" + hex.substr(2);
+    std::string p(65, '/');
+    for (size_t i = 0, j = 0; i < 32; ++i) {
+        for (int shift : {4, 0}) {
+            if (j == 2) ++j;
+            p[j++] = kHex[(d.bytes[i] >> shift) & 15];
+        }
+    }
+    return p;
 }
 
 const std::string& Inode::symlink_target() const { return extra_ ? extra_->symlink_target : kEmpty; }
@@ -131,32 +139,52 @@ void Inode::set_primary_path(std::string path) {
     extra().primary_path = std::move(path);
 }
 
+std::optional<crypto::Digest> Inode::fsverity() const {
+    if (!has_fsverity_) return std::nullopt;
+    crypto::Digest d;
+    std::memcpy(d.bytes.data(), data_.get(), d.bytes.size());
+    return d;
+}
+
 std::string Inode::payload() const {
     switch (payload_) {
-        case Payload::FromDigest: return object_path(*fsverity_);
-        case Payload::Stored: return decode_payload(payload_block_.get());
+        case Payload::FromDigest: return object_path(*fsverity());
+        case Payload::Stored: return decode_payload(data_.get() + (has_fsverity_ ? 32 : 0));
         case Payload::None: break;
     }
     return {};
 }
 
-void Inode::set_payload(std::string_view payload) {
-    payload_block_.reset();
+void Inode::set_digest_and_payload(const std::optional<crypto::Digest>& digest, std::string_view payload) {
+    std::unique_ptr<char[]> encoded;
+    size_t encoded_size = 0;
     if (payload.empty()) {
         payload_ = Payload::None;
-    } else if (fsverity_ && is_object_path_of(payload, *fsverity_)) {
+    } else if (digest && is_object_path_of(payload, *digest)) {
         payload_ = Payload::FromDigest;
     } else {
-        payload_block_ = encode_payload(payload);
         payload_ = Payload::Stored;
+        encoded = encode_payload(payload, encoded_size);
     }
+    has_fsverity_ = digest.has_value();
+    size_t digest_size = has_fsverity_ ? 32 : 0;
+    if (digest_size + encoded_size == 0) {
+        data_.reset();
+        return;
+    }
+    if (digest_size == 0) {
+        data_ = std::move(encoded);
+        return;
+    }
+    auto block = std::make_unique_for_overwrite<char[]>(digest_size + encoded_size);
+    std::memcpy(block.get(), digest->bytes.data(), digest_size);
+    if (encoded_size) std::memcpy(block.get() + digest_size, encoded.get(), encoded_size);
+    data_ = std::move(block);
 }
 
-void Inode::set_fsverity(std::optional<crypto::Digest> digest) {
-    std::string old = payload();
-    fsverity_ = digest;
-    if (payload_ != Payload::None) set_payload(old);  // the same path, stored or derived
-}
+void Inode::set_payload(std::string_view payload) { set_digest_and_payload(fsverity(), payload); }
+
+void Inode::set_fsverity(std::optional<crypto::Digest> digest) { set_digest_and_payload(digest, payload()); }
 
 Children& Inode::children() {
     if (!children_) children_ = std::make_unique<Children>();

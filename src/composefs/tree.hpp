@@ -30,11 +30,12 @@ using Children = std::map<std::string, InodePtr, std::less<>>;
 /// disk, dump file, OCI layers, OSTree commit, EROFS reader) produces and the EROFS writer
 /// consumes. Hardlinks are several directory entries sharing one InodePtr.
 ///
-/// Compact (a tree can have millions of inodes): the fields every inode has are members; the
-/// rare ones (symlink target, inline content, primary path, a payload that is not the object
-/// path of the fs-verity digest) live in one side allocation, made only when one is set, and
-/// a directory's entries in another. A payload equal to object_path(fsverity) ("ab/cdef…",
-/// the content-addressed layout every source uses) is not stored: it is derived.
+/// Compact (a tree can have millions of inodes; 96 bytes plus what is set): the fields every
+/// inode has are members; the rare ones (symlink target, inline content, primary path) live
+/// in one side allocation made only when one is set, a directory's entries in another, and the
+/// fs-verity digest and payload in a third of exactly their size. A payload equal to
+/// object_path(fsverity) ("ab/cdef…", the content-addressed layout every source uses) is not
+/// stored: it is derived.
 struct Inode {
     uint32_t mode = 0;  ///< full st_mode: type and permission bits
     uint32_t nlink = 1; ///< regular files: as given (dump NLINK); directories: recomputed by the writer
@@ -42,8 +43,15 @@ struct Inode {
     uint32_t gid = 0;
     uint64_t rdev = 0;  ///< Linux dev_t for char/block devices
     int64_t mtime_sec = 0;
-    uint32_t mtime_nsec = 0;
     uint64_t size = 0;  ///< regular files: st_size; symlinks: target length
+    uint32_t mtime_nsec = 0;
+
+private:  // in the padding after mtime_nsec
+    enum class Payload : uint8_t { None, FromDigest, Stored };
+    Payload payload_ = Payload::None;
+    bool has_fsverity_ = false;
+
+public:
     std::vector<Xattr> xattrs;  ///< in any order; the writer sorts
 
     Inode();
@@ -65,9 +73,9 @@ struct Inode {
     std::string payload() const;
     void set_payload(std::string_view payload);
 
-    /// The fs-verity digest of an external file (for trusted.overlay.metacopy). Setting it
-    /// keeps the payload as it was.
-    const std::optional<crypto::Digest>& fsverity() const { return fsverity_; }
+    /// The fs-verity digest of an external file (for trusted.overlay.metacopy), by value.
+    /// Setting it keeps the payload as it was.
+    std::optional<crypto::Digest> fsverity() const;
     void set_fsverity(std::optional<crypto::Digest> digest);
 
     /// For an inode reachable under several names (a hardlink): the absolute path of the name
@@ -100,15 +108,15 @@ struct Inode {
 private:
     struct Extra;
     Extra& extra();
-    enum class Payload : uint8_t { None, FromDigest, Stored };
+    void set_digest_and_payload(const std::optional<crypto::Digest>& digest, std::string_view payload);
 
-    Payload payload_ = Payload::None;
     std::unique_ptr<Extra> extra_;
-    // Payload::Stored: one exact-size block, either [0][u32 size][bytes] or, for the common
-    // "ab/<62 hex><suffix>" form, [1][32 digest bytes][u32 suffix size][suffix].
-    std::unique_ptr<char[]> payload_block_;
     std::unique_ptr<Children> children_;
-    std::optional<crypto::Digest> fsverity_;
+    // The fs-verity digest and payload in one exact-size block (null when neither is set):
+    // the 32 digest bytes when has_fsverity_, then for Payload::Stored either
+    // [0][u32 size][bytes] or, for the common "ab/<62 hex><suffix>" form,
+    // [1][32 digest bytes][u32 suffix size][suffix].
+    std::unique_ptr<char[]> data_;
 };
 
 /// A rooted tree with path-based editing for the sources (OCI layer application etc.).

@@ -81,7 +81,7 @@ TEST(Inode, RareFieldsAreEmptyUntilSetAndCopiedDeeply) {
 }
 
 // The point of the compact form: an inode is a fraction of its former ~300 bytes.
-TEST(Inode, IsSmall) { EXPECT_LE(sizeof(Inode), 144u); }
+TEST(Inode, IsSmall) { EXPECT_LE(sizeof(Inode), 96u); }
 
 }  // namespace
 }  // namespace imgctl::composefs
