@@ -28,6 +28,6 @@ ls -A small > left.txt
 INNER
 IMGCTL=$IMGCTL unshare -m bash inside.sh
 check "running out of space fails with exit 1" [ "$(cat enospc.rc)" = 1 ]
-check "the error says why and names the image" grep -q "No space left on device.*\|small/img" enospc.err
+check "the error names the image and says why" grep -q "'small/img'.*No space left on device" enospc.err
 check "no file is left behind" [ ! -s left.txt ]
 finish
