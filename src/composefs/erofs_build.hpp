@@ -76,10 +76,11 @@ struct Build {
     // Inodes with several names: the owning name, and the node placed for them.
     std::unordered_map<const Inode*, Owner> owners;
     std::unordered_map<const Inode*, uint32_t> index_of_shared;
-    // The shared xattr table (§7.3), in table order, and each entry's offset by "name\0value".
+    // The shared xattr table (§7.3) in table order, each entry's offset, and (pair_hash,
+    // entry) sorted for lookups.
     std::vector<Xattr> shared;
-    std::unordered_map<std::string, uint32_t> shared_offset;
-    std::vector<uint64_t> shared_hashes;  // pair_hash of the table's entries, sorted
+    std::vector<uint32_t> shared_offsets;
+    std::vector<std::pair<uint64_t, uint32_t>> shared_index;
     uint32_t shared_size = 0;
     uint64_t inodes_end = 0;
     uint64_t data_start = 0;
@@ -96,7 +97,7 @@ bool is_external(const Node& n);
 int64_t shared_offset_of(const Build& b, const Xattr& x);
 /// A 64-bit hash of an xattr's name and value.
 uint64_t pair_hash(const Xattr& x);
-/// The key of an xattr in Build::shared_offset.
+/// "name\0value": the key of an xattr while counting pairs.
 std::string shared_key(const Xattr& x);
 /// The inline content or symlink target of a node.
 std::string_view node_data(const Node& n);

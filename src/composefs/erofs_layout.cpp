@@ -43,12 +43,20 @@ void share_xattrs(Build& b) {
                 if (std::binary_search(repeated.begin(), repeated.end(), pair_hash(x))) ++counts[shared_key(x)];
         }
     }
+    // The table's entries are moved out of the map (one copy of each pair at any time).
     b.shared.clear();
-    b.shared_offset.clear();
-    for (const auto& [key, count] : counts) {
-        if (count < 2) continue;
+    size_t n_shared = 0;
+    for (const auto& [key, count] : counts) n_shared += count > 1;
+    b.shared.reserve(n_shared);
+    while (!counts.empty()) {
+        auto node = counts.extract(counts.begin());
+        if (node.mapped() < 2) continue;
+        std::string& key = node.key();
         size_t nul = key.find('\0');
-        b.shared.push_back(Xattr{key.substr(0, nul), key.substr(nul + 1)});
+        Xattr x{key.substr(0, nul), {}};
+        key.erase(0, nul + 1);
+        x.value = std::move(key);
+        b.shared.push_back(std::move(x));
     }
     std::sort(b.shared.begin(), b.shared.end(), [](const Xattr& x, const Xattr& y) {
         if (x.name != y.name) return x.name > y.name;
@@ -56,13 +64,16 @@ void share_xattrs(Build& b) {
         return std::memcmp(x.value.data(), y.value.data(), x.value.size()) > 0;
     });
     uint32_t off = 0;
-    b.shared_hashes.clear();
-    for (const auto& x : b.shared) {
-        b.shared_offset.emplace(shared_key(x), off);
-        b.shared_hashes.push_back(pair_hash(x));
-        off += xattr_entry_size(x);
+    b.shared_offsets.clear();
+    b.shared_index.clear();
+    b.shared_offsets.reserve(b.shared.size());
+    b.shared_index.reserve(b.shared.size());
+    for (uint32_t i = 0; i < b.shared.size(); ++i) {
+        b.shared_offsets.push_back(off);
+        b.shared_index.emplace_back(pair_hash(b.shared[i]), i);
+        off += xattr_entry_size(b.shared[i]);
     }
-    std::sort(b.shared_hashes.begin(), b.shared_hashes.end());
+    std::sort(b.shared_index.begin(), b.shared_index.end());
     b.shared_size = off;
 }
 
@@ -96,10 +107,11 @@ uint64_t pair_hash(const Xattr& x) {
 }
 
 int64_t shared_offset_of(const Build& b, const Xattr& x) {
-    // Most xattrs are not shared: a hash miss avoids building the key.
-    if (!std::binary_search(b.shared_hashes.begin(), b.shared_hashes.end(), pair_hash(x))) return -1;
-    auto it = b.shared_offset.find(shared_key(x));
-    return it == b.shared_offset.end() ? -1 : it->second;
+    uint64_t h = pair_hash(x);
+    auto it = std::lower_bound(b.shared_index.begin(), b.shared_index.end(), std::pair<uint64_t, uint32_t>(h, 0));
+    for (; it != b.shared_index.end() && it->first == h; ++it)
+        if (b.shared[it->second] == x) return b.shared_offsets[it->second];
+    return -1;
 }
 
 Shape shape_of(const Build& b, uint32_t k, std::vector<Entry>& ents) {
