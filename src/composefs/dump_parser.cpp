@@ -277,7 +277,7 @@ Result<void> Parser::parse_line(std::string_view line) {
         links_.push_back(std::move(l));
         return {};
     }
-    auto inode = std::make_shared<Inode>();
+    auto inode = make_inode();
     IMGCTL_TRY(fill_inode(*inode, f, xattr_bytes));
     return add_entry(f[0], std::move(inode));
 }

@@ -4,6 +4,22 @@
 
 namespace imgctl::composefs {
 
+InodePtr::InodePtr(Inode* p) : p_(p) {
+    if (p_) p_->refs_.n.fetch_add(1, std::memory_order_relaxed);
+}
+InodePtr::InodePtr(const InodePtr& o) : p_(o.p_) {
+    if (p_) p_->refs_.n.fetch_add(1, std::memory_order_relaxed);
+}
+InodePtr::~InodePtr() {
+    if (p_ && p_->refs_.n.fetch_sub(1, std::memory_order_acq_rel) == 1) delete p_;
+}
+long InodePtr::use_count() const { return p_ ? p_->refs_.n.load(std::memory_order_relaxed) : 0; }
+InodePtr Inode::make(uint32_t mode) {
+    InodePtr i = make_inode();
+    i->mode = mode;
+    return i;
+}
+
 struct Inode::Extra {
     std::string symlink_target;
     std::optional<std::string> content;

@@ -2,7 +2,10 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <map>
 #include <memory>
 #include <optional>
@@ -16,7 +19,36 @@
 namespace imgctl::composefs {
 
 struct Inode;
-using InodePtr = std::shared_ptr<Inode>;
+
+/// Shared ownership of an Inode: 8 bytes, an intrusive thread-safe reference count in the
+/// inode (no separate control block). Hardlinks are several entries holding one InodePtr.
+class InodePtr {
+public:
+    InodePtr() = default;
+    InodePtr(std::nullptr_t) {}  // NOLINT: converts like a shared_ptr
+    /// Takes ownership of a new inode (from make_inode()).
+    explicit InodePtr(Inode* p);
+    InodePtr(const InodePtr& o);
+    InodePtr(InodePtr&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+    InodePtr& operator=(InodePtr o) noexcept {
+        std::swap(p_, o.p_);
+        return *this;
+    }
+    ~InodePtr();
+
+    Inode* get() const { return p_; }
+    Inode* operator->() const { return p_; }
+    Inode& operator*() const { return *p_; }
+    explicit operator bool() const { return p_ != nullptr; }
+    /// How many InodePtrs share the inode (0 for a null pointer).
+    long use_count() const;
+    void reset() { *this = InodePtr(); }
+    friend bool operator==(const InodePtr& a, const InodePtr& b) { return a.p_ == b.p_; }
+    friend bool operator==(const InodePtr& a, std::nullptr_t) { return a.p_ == nullptr; }
+
+private:
+    Inode* p_ = nullptr;
+};
 
 struct Xattr {
     std::string name;
@@ -96,16 +128,20 @@ public:
     bool is_reg() const { return S_ISREG(mode); }
     bool is_symlink() const { return S_ISLNK(mode); }
 
-    static InodePtr make(uint32_t mode) {
-        auto i = std::make_shared<Inode>();
-        i->mode = mode;
-        return i;
-    }
+    static InodePtr make(uint32_t mode);
 
     /// "ab/cdef…": where the content-addressed store keeps an object with digest `d`.
     static std::string object_path(const crypto::Digest& d);
 
 private:
+    friend class InodePtr;
+    // Copies and assignments of an Inode start from / keep their own count.
+    struct RefCount {
+        std::atomic<uint32_t> n{0};
+        RefCount() = default;
+        RefCount(const RefCount&) {}
+        RefCount& operator=(const RefCount&) { return *this; }
+    };
     struct Extra;
     Extra& extra();
     void set_digest_and_payload(const std::optional<crypto::Digest>& digest, std::string_view payload);
@@ -117,7 +153,14 @@ private:
     // [0][u32 size][bytes] or, for the common "ab/<62 hex><suffix>" form,
     // [1][32 digest bytes][u32 suffix size][suffix].
     std::unique_ptr<char[]> data_;
+    RefCount refs_;
 };
+
+/// A new inode, shared: make_inode() or make_inode(other) (a copy).
+template <typename... Args>
+InodePtr make_inode(Args&&... args) {
+    return InodePtr(new Inode(std::forward<Args>(args)...));
+}
 
 /// A rooted tree with path-based editing for the sources (OCI layer application etc.).
 /// Paths are absolute or relative to the root, '/'-separated; "." and ".." components are
