@@ -116,7 +116,7 @@ Result<LayerStats> LayerApplier::apply_entries(const std::vector<LayerEntry>& en
             }
         }
         // Each application gets its own inode: the tree may change it (directory children).
-        LayerEntry copy{e.name, e.path, e.hardlink, e.node ? std::make_shared<Inode>(*e.node) : nullptr};
+        LayerEntry copy{e.name, e.path, e.hardlink, e.node ? make_inode(*e.node) : nullptr};
         IMGCTL_TRY(apply_entry(copy, stats));
     }
     return stats;

@@ -76,7 +76,7 @@ Result<InodePtr> Walker::dir_meta(const std::string& csum) {
 
 Result<void> Walker::add_file(Inode& dir, const char* name, const std::string& csum, const std::string& path) {
     auto [it, is_new] = job_of_.emplace(csum, jobs.size());
-    if (is_new) jobs.push_back(FileJob{csum, path, std::make_shared<Inode>(), {}});
+    if (is_new) jobs.push_back(FileJob{csum, path, composefs::make_inode(), {}});
     FileJob& job = jobs[it->second];
     job.names.emplace_back(&dir, name);
     dir.children().insert_or_assign(name, job.inode);
@@ -139,7 +139,7 @@ ReadStats finish_links(std::vector<FileJob>& jobs, uint64_t dirs) {
         if (job.inode->is_symlink()) {
             for (size_t i = 1; i < job.names.size(); ++i) {
                 auto& [parent, name] = job.names[i];
-                parent->children().insert_or_assign(name, std::make_shared<Inode>(*job.inode));
+                parent->children().insert_or_assign(name, composefs::make_inode(*job.inode));
             }
             st.symlinks += job.names.size();
             continue;
