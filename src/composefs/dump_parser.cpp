@@ -53,11 +53,8 @@ private:
     std::unordered_map<std::string, size_t> link_index_;  // path -> links_ index
     std::vector<std::string> last_parts_;  // components of the last parent directory found
     Inode* last_parent_ = nullptr;
+    XattrInterner xattr_lists_;
 };
-
-Error line_error(size_t line, int code, std::string_view what) {
-    return make_error(code, "line {}: {}", line, what);
-}
 
 template <typename T>
 bool parse_uint(std::string_view s, int base, T& out) {
@@ -185,7 +182,9 @@ Result<void> Parser::fill_inode(Inode& n, const std::vector<std::string_view>& f
 
     if (xattr_bytes > kMaxDumpXattrBytes) return make_error(E2BIG, "Too many xattrs");
     IMGCTL_TRY(fill_data(n, size, f));
-    return parse_xattrs(n, f);
+    IMGCTL_TRY(parse_xattrs(n, f));
+    xattr_lists_.intern(n.xattrs);  // most inodes carry one of a few lists
+    return {};
 }
 
 // PAYLOAD, CONTENT and DIGEST by file type.
@@ -324,7 +323,7 @@ Result<InodePtr> Parser::resolve(PendingLink& l) {
 
 Result<void> Parser::feed_line(std::string_view line, bool terminated) {
     ++line_no_;
-    if (!terminated && opts_.strict) return line_error(line_no_, EINVAL, "no newline at the end of the last line");
+    if (!terminated && opts_.strict) return make_error(EINVAL, "line {}: no newline at the end of the last line", line_no_);
     if (line.empty()) return {};
     auto r = parse_line(line);
     if (!r) return std::move(r).error().context(fmt::format("line {}", line_no_));

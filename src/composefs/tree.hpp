@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "composefs/xattr_list.hpp"
 #include "crypto/digest.hpp"
 
 namespace imgctl::composefs {
@@ -50,11 +51,6 @@ private:
     Inode* p_ = nullptr;
 };
 
-struct Xattr {
-    std::string name;
-    std::string value;
-    bool operator==(const Xattr&) const = default;
-};
 
 using Children = std::map<std::string, InodePtr, std::less<>>;
 
@@ -84,7 +80,7 @@ private:  // in the padding after mtime_nsec
     bool has_fsverity_ = false;
 
 public:
-    std::vector<Xattr> xattrs;  ///< in any order; the writer sorts
+    XattrList xattrs;  ///< in any order; the writer sorts. Shared with other inodes, see XattrInterner
 
     Inode();
     Inode(const Inode& o);

@@ -40,7 +40,7 @@ std::string first_difference(const std::string& a, const std::string& b) {
 // without the opaque markers the writer puts on directories holding whiteouts, which
 // composefs-info prints too (FORMAT-NOTES §14).
 void normalize(const InodePtr& node, bool strip_v1_markers) {
-    auto& xs = node->xattrs;
+    auto& xs = node->xattrs.mut();
     if (strip_v1_markers && node->is_dir()) {
         bool has_whiteout = false;
         for (const auto& [n, c] : node->children()) has_whiteout |= S_ISCHR(c->mode) && c->rdev == 0;
