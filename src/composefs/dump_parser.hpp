@@ -21,9 +21,9 @@ struct DumpParseOptions {
 ///
 /// The first line must be the root directory "/"; parents come before their children.
 /// Hardlink lines ('@' before MODE) become entries sharing the target's InodePtr (forward
-/// references are allowed); the target's primary_path is set to its own path. Regular files
-/// get `content` (CONTENT), `payload` (PAYLOAD) and `fsverity` (DIGEST); symlinks get
-/// `symlink_target` and size = its length; devices get `rdev`; directories and special files
+/// references are allowed); the target's primary_path() is set to its own path. Regular files
+/// get `content()` (CONTENT), `payload()` (PAYLOAD) and `fsverity()` (DIGEST); symlinks get
+/// `symlink_target()` and size = its length; devices get `rdev`; directories and special files
 /// get size 0. nlink is kept as given. xattrs keep their input order (a repeated name
 /// replaces the earlier value).
 ///

@@ -45,11 +45,11 @@ using ImageSink = std::function<Result<void>(std::string_view chunk)>;
 /// (overlay xattr escaping, metacopy/redirect xattrs, whiteout conversion, '.'/'..', the
 /// 256 whiteout stubs) happens on the writer's own copy.
 ///
-/// What it expects from the tree: regular files carry `size`, and either `content` (inline,
-/// size bytes, <= 5000) or optionally `payload`/`fsverity` (external, in the object store);
-/// symlinks carry `symlink_target` (1..4095 bytes); devices `rdev`; directory `nlink` and
+/// What it expects from the tree: regular files carry `size`, and either `content()` (inline,
+/// size bytes, <= 5000) or optionally `payload()`/`fsverity()` (external, in the object store);
+/// symlinks carry `symlink_target()` (1..4095 bytes); devices `rdev`; directory `nlink` and
 /// `size` are recomputed, file nlink is kept. Hardlinks are entries sharing one InodePtr
-/// (see Inode::primary_path for which name owns it); directory hardlinks are refused.
+/// (see Inode::primary_path() for which name owns it); directory hardlinks are refused.
 ///
 /// Errors: EINVAL for an unknown file type, bad names, symlink targets or xattrs; EMLINK for a
 /// directory reachable twice; EFBIG for a file needing more than 1024 chunks (> 8 PiB);
