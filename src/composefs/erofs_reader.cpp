@@ -199,6 +199,8 @@ Result<ImageContents> read_image(std::span<const std::byte> image, std::string_v
     const RawInode& root_raw = opened->second;
     auto root = make_node(img, root_raw, /*is_root=*/true);
     if (!root) return in_image(std::move(root).error().context("'/'"), name);
+    XattrInterner xattr_lists;  // most inodes carry one of a few lists
+    xattr_lists.intern((*root)->xattrs);
     std::unordered_map<uint64_t, InodePtr> by_nid;
     by_nid.reserve(std::min<uint64_t>(img.superblock().inos, image.size() / 32));  // inos is untrusted
     by_nid.emplace(root_raw.nid, *root);
@@ -211,6 +213,7 @@ Result<ImageContents> read_image(std::span<const std::byte> image, std::string_v
                       if (it == by_nid.end()) {
                           auto node = make_node(img, raw, /*is_root=*/false);
                           if (!node) return std::move(node).error();
+                          xattr_lists.intern((*node)->xattrs);
                           it = by_nid.emplace(raw.nid, std::move(node).value()).first;
                       } else if (it->second->is_dir()) {
                           return make_error(EINVAL, "directory at nid {} is reached twice (cycle or directory hardlink)", raw.nid);

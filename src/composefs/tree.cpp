@@ -141,18 +141,25 @@ const std::string& Inode::symlink_target() const { return extra_ ? extra_->symli
 void Inode::set_symlink_target(std::string target) {
     if (target.empty() && !extra_) return;
     extra().symlink_target = std::move(target);
+    drop_empty_extra();
 }
 
 const std::optional<std::string>& Inode::content() const { return extra_ ? extra_->content : kNoContent; }
 void Inode::set_content(std::optional<std::string> content) {
     if (!content && !extra_) return;
     extra().content = std::move(content);
+    drop_empty_extra();
 }
 
 const std::string& Inode::primary_path() const { return extra_ ? extra_->primary_path : kEmpty; }
 void Inode::set_primary_path(std::string path) {
     if (path.empty() && !extra_) return;
     extra().primary_path = std::move(path);
+    drop_empty_extra();
+}
+
+void Inode::drop_empty_extra() {
+    if (extra_->symlink_target.empty() && !extra_->content && extra_->primary_path.empty()) extra_.reset();
 }
 
 std::optional<crypto::Digest> Inode::fsverity() const {

@@ -140,6 +140,7 @@ private:
     };
     struct Extra;
     Extra& extra();
+    void drop_empty_extra();  // the side allocation goes when nothing in it is set
     void set_digest_and_payload(const std::optional<crypto::Digest>& digest, std::string_view payload);
 
     std::unique_ptr<Extra> extra_;
