@@ -122,9 +122,14 @@ int parse_args(int argc, char** argv, Options& o) {
 
 Result<composefs::Tree> load_tree(const Options& o) {
     if (o.from_file) {
-        Result<std::string> text = o.source == "-" ? read_all(STDIN_FILENO) : read_file_at(AT_FDCWD, o.source);
-        if (!text) return std::move(text).error();
-        auto tree = composefs::parse_dump(*text, composefs::DumpParseOptions{.strict = o.strict});
+        UniqueFd file;
+        if (o.source != "-") {
+            auto f = open_at(AT_FDCWD, o.source, O_RDONLY);
+            if (!f) return std::move(f).error();
+            file = std::move(*f);
+        }
+        auto tree = composefs::parse_dump_fd(o.source == "-" ? STDIN_FILENO : file.get(),
+                                             composefs::DumpParseOptions{.strict = o.strict});
         if (!tree) return std::move(tree).error().context(fmt::format("parsing '{}'", o.source));
         return tree;
     }
@@ -137,7 +142,9 @@ Result<composefs::Tree> load_tree(const Options& o) {
     return composefs::scan_directory(o.source, o.scan, store.get());
 }
 
-Result<void> write_file(const std::string& path, std::string_view data) {
+// Calls `fill(fd)` on a new file that appears under `path` only when fill and the commit succeed.
+template <typename F>
+auto write_file_with(const std::string& path, F fill) -> decltype(fill(0)) {
     std::string copy = path;
     std::string dir = dirname(copy.data());
     std::string name = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
@@ -145,8 +152,25 @@ Result<void> write_file(const std::string& path, std::string_view data) {
     if (!dfd) return std::move(dfd).error();
     auto f = AtomicFile::create_at(dfd->get(), name, 0644);
     if (!f) return std::move(f).error();
-    IMGCTL_TRY(write_all(f->fd(), data));
-    return f->commit();
+    auto r = fill(f->fd());
+    if (!r) return r;
+    IMGCTL_TRY(f->commit());
+    return r;
+}
+
+Result<void> write_file(const std::string& path, std::string_view data) {
+    return write_file_with(path, [&](int fd) { return write_all(fd, data); });
+}
+
+// Streams the image into IMAGE (or, with --print-digest-only, nowhere): the image is never
+// held in memory as a whole.
+Result<composefs::WrittenImage> write_image(const Options& o, const composefs::Tree& tree) {
+    if (o.print_only) return composefs::write_erofs(tree, [](std::string_view) -> Result<void> { return {}; }, o.erofs);
+    auto r = write_file_with(o.image, [&](int fd) {
+        return composefs::write_erofs(tree, [fd](std::string_view chunk) { return write_all(fd, chunk); }, o.erofs);
+    });
+    if (!r) return std::move(r).error().context(fmt::format("writing image '{}'", o.image));
+    return r;
 }
 
 int run_compose(int argc, char** argv) {
@@ -168,17 +192,11 @@ int run_compose(int argc, char** argv) {
         }
     }
     auto t1 = Clock::now();
-    auto img = composefs::write_erofs(*tree, o.erofs);
+    auto img = write_image(o, *tree);
     log_info("compose", "built the image in {:.3f} s", secs(t1));
     if (!img) {
         log_error("cli", "{}", img.error().message);
         return kExitFailure;
-    }
-    if (!o.print_only) {
-        if (auto r = write_file(o.image, img->bytes); !r) {
-            log_error("cli", "{}", std::move(r).error().context(fmt::format("writing image '{}'", o.image)).message);
-            return kExitFailure;
-        }
     }
     log_info("compose", "done in {:.3f} s", secs(t0));
     if (o.print_digest || o.print_only) fmt::print("{}\n", img->fsverity.hex());

@@ -154,8 +154,8 @@ private:
             if (static_cast<size_t>(len) >= target_buf.size() || len == 0 || static_cast<size_t>(len) > kMaxSymlinkLen)
                 return make_error(ENAMETOOLONG, "symlink '{}' has an unsupported target length", path());
             target_buf.resize(len);
-            n->symlink_target = std::move(target_buf);
-            n->size = n->symlink_target.size();
+            n->set_symlink_target(std::move(target_buf));
+            n->size = n->symlink_target().size();
         }
         auto x = read_xattrs(target, opts_.xattrs, path);
         if (!x) return std::move(x).error();
@@ -202,7 +202,7 @@ private:
                 auto it = links_.find({st.st_dev, st.st_ino});
                 if (it != links_.end()) {
                     it->second->nlink += 1;
-                    dir.children.emplace(std::move(e.name), it->second);
+                    dir.children().emplace(std::move(e.name), it->second);
                     continue;
                 }
             }
@@ -212,7 +212,7 @@ private:
             if (!n) return std::move(n).error();
             if (linked) links_.emplace(std::pair(st.st_dev, st.st_ino), *n);
             Inode* raw = n->get();
-            auto [it, inserted] = dir.children.emplace(std::move(e.name), std::move(*n));
+            auto [it, inserted] = dir.children().emplace(std::move(e.name), std::move(*n));
             if (S_ISREG(st.st_mode) && st.st_size > 0) {
                 if (!from_cache(st, *raw)) enqueue(FileJob{raw, std::move(*fd), &path, &it->first, st});
             } else if (S_ISDIR(st.st_mode)) {
@@ -229,8 +229,8 @@ private:
         if (!opts_.digest_cache || n.size <= kRecommendedInline) return false;
         auto d = opts_.digest_cache->lookup(st);
         if (!d) return false;
-        n.fsverity = *d;
-        n.payload = DigestStore::object_path(*d);
+        n.set_fsverity(*d);
+        n.set_payload(DigestStore::object_path(*d));
         opts_.digest_cache->record(st, *d);
         ++from_cache_;
         return true;
@@ -244,13 +244,13 @@ private:
             if (auto r = read_exact(job.fd.get(), std::as_writable_bytes(std::span(content)), size, 0, true); !r)
                 return ctx(std::move(r).error());
             content.resize(size);
-            job.inode->content = std::move(content);
+            job.inode->set_content(std::move(content));
             return {};
         }
         auto d = digest_fd(job.fd.get(), size);
         if (!d) return ctx(std::move(d).error());
-        job.inode->fsverity = *d;
-        job.inode->payload = DigestStore::object_path(*d);
+        job.inode->set_fsverity(*d);
+        job.inode->set_payload(DigestStore::object_path(*d));
         if (sink_) {
             if (auto r = sink_->store(job.fd.get(), size, *d); !r)
                 return std::move(r).error().context(fmt::format("storing '{}'", job.path()));

@@ -1,6 +1,9 @@
 #include "composefs/dump_parser.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <unordered_map>
 #include <vector>
@@ -28,7 +31,10 @@ struct PendingLink {
 class Parser {
 public:
     explicit Parser(const DumpParseOptions& o) : opts_(o) {}
-    Result<Tree> run(std::string_view text);
+    /// One line without its '\n'; `terminated` says whether a '\n' followed it.
+    Result<void> feed_line(std::string_view line, bool terminated);
+    /// After the last line: resolves hardlinks.
+    Result<Tree> finish();
 
 private:
     Result<void> parse_line(std::string_view line);
@@ -47,11 +53,8 @@ private:
     std::unordered_map<std::string, size_t> link_index_;  // path -> links_ index
     std::vector<std::string> last_parts_;  // components of the last parent directory found
     Inode* last_parent_ = nullptr;
+    XattrInterner xattr_lists_;
 };
-
-Error line_error(size_t line, int code, std::string_view what) {
-    return make_error(code, "line {}: {}", line, what);
-}
 
 template <typename T>
 bool parse_uint(std::string_view s, int base, T& out) {
@@ -179,7 +182,9 @@ Result<void> Parser::fill_inode(Inode& n, const std::vector<std::string_view>& f
 
     if (xattr_bytes > kMaxDumpXattrBytes) return make_error(E2BIG, "Too many xattrs");
     IMGCTL_TRY(fill_data(n, size, f));
-    return parse_xattrs(n, f);
+    IMGCTL_TRY(parse_xattrs(n, f));
+    xattr_lists_.intern(n.xattrs);  // most inodes carry one of a few lists
+    return {};
 }
 
 // PAYLOAD, CONTENT and DIGEST by file type.
@@ -197,21 +202,21 @@ Result<void> Parser::fill_data(Inode& n, uint64_t size, const std::vector<std::s
     if (f.size() > 10 && f[10] != "-") {
         auto d = crypto::Digest::from_hex(f[10]);
         if (!d) return make_error(EINVAL, "bad DIGEST '{}'", f[10].substr(0, 80));
-        if (S_ISREG(mode)) n.fsverity = *d;
+        if (S_ISREG(mode)) n.set_fsverity(*d);
     }
     if (S_ISREG(mode)) {
         n.size = size;
         if (payload) {
             if (payload->size() > kMaxPayloadLen) return make_error(ENAMETOOLONG, "PAYLOAD longer than {} bytes", kMaxPayloadLen);
             if (payload->find('\0') != std::string::npos) return make_error(EINVAL, "PAYLOAD with a NUL byte");
-            n.payload = std::move(*payload);
+            n.set_payload(std::move(*payload));
         }
         if (content) {
             if (content->size() > kMaxInlineContent)
                 return make_error(EFBIG, "inline CONTENT longer than {} bytes", kMaxInlineContent);
             if (content->size() != size)
                 return make_error(EINVAL, "CONTENT has {} bytes but SIZE is {}", content->size(), size);
-            n.content = std::move(*content);
+            n.set_content(std::move(*content));
         }
     } else if (S_ISLNK(mode)) {
         if (!payload || payload->empty()) return make_error(EINVAL, "symlink without a target");
@@ -221,7 +226,7 @@ Result<void> Parser::fill_data(Inode& n, uint64_t size, const std::vector<std::s
         if (opts_.strict && size != payload->size())
             return make_error(EINVAL, "symlink SIZE {} is not the target length {}", size, payload->size());
         n.size = payload->size();
-        n.symlink_target = std::move(*payload);
+        n.set_symlink_target(std::move(*payload));
     }
     return {};
 }
@@ -239,8 +244,8 @@ Result<void> Parser::add_entry(std::string_view raw_path, InodePtr inode) {
     if (!parent) return std::move(parent).error();
     Inode* cur = *parent;
     const std::string& name = parts->back();
-    if (cur->children.count(name)) return make_error(EEXIST, "'{}' is given twice", join(*parts));
-    cur->children.emplace(name, std::move(inode));
+    if (cur->children().count(name)) return make_error(EEXIST, "'{}' is given twice", join(*parts));
+    cur->children().emplace(name, std::move(inode));
     return {};
 }
 
@@ -264,14 +269,14 @@ Result<void> Parser::parse_line(std::string_view line) {
         auto found = parent_of(*self);
         if (!found) return std::move(found).error();
         Inode* parent = *found;
-        if (parent->children.count(l.name)) return make_error(EEXIST, "'{}' is given twice", l.path);
-        parent->children.emplace(l.name, placeholder);
+        if (parent->children().count(l.name)) return make_error(EEXIST, "'{}' is given twice", l.path);
+        parent->children().emplace(l.name, placeholder);
         l.parent = parent;
         link_index_.emplace(l.path, links_.size());
         links_.push_back(std::move(l));
         return {};
     }
-    auto inode = std::make_shared<Inode>();
+    auto inode = make_inode();
     IMGCTL_TRY(fill_inode(*inode, f, xattr_bytes));
     return add_entry(f[0], std::move(inode));
 }
@@ -285,8 +290,8 @@ Result<Inode*> Parser::parent_of(const std::vector<std::string>& parts) {
     Inode* cur = tree_.root().get();
     if (!cur) return make_error(EINVAL, "the first line must be the root '/'");
     for (size_t i = 0; i < n; ++i) {
-        auto it = cur->children.find(parts[i]);
-        if (it == cur->children.end()) return make_error(ENOENT, "parent of '{}' does not exist", join(parts));
+        auto it = cur->children().find(parts[i]);
+        if (it == cur->children().end()) return make_error(ENOENT, "parent of '{}' does not exist", join(parts));
         if (!it->second || !it->second->is_dir())
             return make_error(ENOTDIR, "parent of '{}' is not a directory", join(parts));
         cur = it->second.get();
@@ -316,20 +321,16 @@ Result<InodePtr> Parser::resolve(PendingLink& l) {
     return l.resolved;
 }
 
-Result<Tree> Parser::run(std::string_view text) {
-    size_t pos = 0;
-    while (pos < text.size()) {
-        size_t nl = text.find('\n', pos);
-        bool terminated = nl != std::string_view::npos;
-        if (!terminated) nl = text.size();
-        std::string_view line = text.substr(pos, nl - pos);
-        pos = nl + 1;
-        ++line_no_;
-        if (!terminated && opts_.strict) return line_error(line_no_, EINVAL, "no newline at the end of the last line");
-        if (line.empty()) continue;
-        auto r = parse_line(line);
-        if (!r) return std::move(r).error().context(fmt::format("line {}", line_no_));
-    }
+Result<void> Parser::feed_line(std::string_view line, bool terminated) {
+    ++line_no_;
+    if (!terminated && opts_.strict) return make_error(EINVAL, "line {}: no newline at the end of the last line", line_no_);
+    if (line.empty()) return {};
+    auto r = parse_line(line);
+    if (!r) return std::move(r).error().context(fmt::format("line {}", line_no_));
+    return {};
+}
+
+Result<Tree> Parser::finish() {
     if (!tree_.root()) return make_error(EINVAL, "no root '/' line");
     // Resolve hardlinks first (a target may itself be a hardlink), then swap them in: the
     // placeholders must stay in place while targets are looked up.
@@ -338,15 +339,15 @@ Result<Tree> Parser::run(std::string_view text) {
         if (!r) return std::move(r).error().context(fmt::format("line {}", l.line));
     }
     for (auto& l : links_) {
-        l.parent->children[l.name] = l.resolved;
+        l.parent->children()[l.name] = l.resolved;
     }
     for (auto& l : links_) {
-        if (!l.resolved->primary_path.empty()) continue;
+        if (!l.resolved->primary_path().empty()) continue;
         // The owner is the name that is not a hardlink line: follow the chain to it.
         std::string owner = l.target;
         for (auto it = link_index_.find(owner); it != link_index_.end(); it = link_index_.find(owner))
             owner = links_[it->second].target;
-        l.resolved->primary_path = owner;
+        l.resolved->set_primary_path(owner);
     }
     return std::move(tree_);
 }
@@ -355,7 +356,44 @@ Result<Tree> Parser::run(std::string_view text) {
 
 Result<Tree> parse_dump(std::string_view text, const DumpParseOptions& options) {
     Parser p(options);
-    return p.run(text);
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        bool terminated = nl != std::string_view::npos;
+        if (!terminated) nl = text.size();
+        IMGCTL_TRY(p.feed_line(text.substr(pos, nl - pos), terminated));
+        pos = nl + 1;
+    }
+    return p.finish();
+}
+
+Result<Tree> parse_dump_fd(int fd, const DumpParseOptions& options) {
+    // A window of the file, not the whole file: the text is never needed again once its
+    // line is parsed, and a dump is as large as the tree it describes.
+    constexpr size_t kWindow = 256 * 1024;
+    Parser p(options);
+    std::string buf;
+    size_t start = 0;  // first byte of buf not yet parsed
+    while (true) {
+        if (start > 0) {
+            buf.erase(0, start);
+            start = 0;
+        }
+        size_t have = buf.size();
+        buf.resize(have + kWindow);
+        ssize_t n = ::read(fd, buf.data() + have, kWindow);
+        if (n < 0 && errno == EINTR) {
+            buf.resize(have);
+            continue;
+        }
+        if (n < 0) return errno_error(errno, "reading the dump");
+        buf.resize(have + static_cast<size_t>(n));
+        if (n == 0) break;
+        for (size_t nl; (nl = buf.find('\n', start)) != std::string::npos; start = nl + 1)
+            IMGCTL_TRY(p.feed_line(std::string_view(buf).substr(start, nl - start), true));
+    }
+    if (start < buf.size()) IMGCTL_TRY(p.feed_line(std::string_view(buf).substr(start), false));
+    return p.finish();
 }
 
 }  // namespace imgctl::composefs

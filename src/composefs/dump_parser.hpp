@@ -21,9 +21,9 @@ struct DumpParseOptions {
 ///
 /// The first line must be the root directory "/"; parents come before their children.
 /// Hardlink lines ('@' before MODE) become entries sharing the target's InodePtr (forward
-/// references are allowed); the target's primary_path is set to its own path. Regular files
-/// get `content` (CONTENT), `payload` (PAYLOAD) and `fsverity` (DIGEST); symlinks get
-/// `symlink_target` and size = its length; devices get `rdev`; directories and special files
+/// references are allowed); the target's primary_path() is set to its own path. Regular files
+/// get `content()` (CONTENT), `payload()` (PAYLOAD) and `fsverity()` (DIGEST); symlinks get
+/// `symlink_target()` and size = its length; devices get `rdev`; directories and special files
 /// get size 0. nlink is kept as given. xattrs keep their input order (a repeated name
 /// replaces the earlier value).
 ///
@@ -35,5 +35,10 @@ struct DumpParseOptions {
 /// Never crashes on any input. File sizes are not limited here; the EROFS writer refuses
 /// files that need more than 1024 chunks (EFBIG).
 Result<Tree> parse_dump(std::string_view text, const DumpParseOptions& options = {});
+
+/// The same, reading the text from `fd` (a file or a pipe, from its current offset to EOF)
+/// through a small window instead of holding the whole text. Read errors name "the dump";
+/// callers add the file name.
+Result<Tree> parse_dump_fd(int fd, const DumpParseOptions& options = {});
 
 }  // namespace imgctl::composefs

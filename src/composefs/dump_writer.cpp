@@ -14,7 +14,7 @@ namespace {
 
 uint64_t dump_size(const Inode& n, bool is_root) {
     if (n.is_reg()) return n.size;
-    if (n.is_symlink()) return n.symlink_target.size();
+    if (n.is_symlink()) return n.symlink_target().size();
     if (n.is_dir()) return erofs_dir_size(n, is_root);
     return 0;
 }
@@ -22,7 +22,7 @@ uint64_t dump_size(const Inode& n, bool is_root) {
 uint32_t dump_nlink(const Inode& n) {
     if (!n.is_dir()) return n.nlink;
     uint32_t subdirs = 0;
-    for (const auto& [name, c] : n.children)
+    for (const auto& [name, c] : n.children())
         if (c && c->is_dir()) ++subdirs;
     return 2 + subdirs;
 }
@@ -43,14 +43,14 @@ private:
     const std::string* owner_of(const InodePtr& n, const std::string& path) {
         auto [it, inserted] = owners_.try_emplace(n.get());
         if (inserted) {
-            bool explicit_ok = !n->primary_path.empty() && tree_.lookup(n->primary_path) == n;
-            it->second = explicit_ok ? n->primary_path : path;
+            bool explicit_ok = !n->primary_path().empty() && tree_.lookup(n->primary_path()) == n;
+            it->second = explicit_ok ? n->primary_path() : path;
         }
         return &it->second;
     }
 
     void walk(const Inode& dir, const std::string& prefix) {
-        for (const auto& [name, child] : dir.children) {
+        for (const auto& [name, child] : dir.children()) {
             if (!child) continue;
             std::string path = prefix + "/" + name;
             const std::string* owner = nullptr;
@@ -69,26 +69,26 @@ private:
         fmt::format_to(std::back_inserter(out_), " {} {}{:o} {} {} {} {} {}.{} ", dump_size(n, is_root),
                        link_to ? "@" : "", n.mode, dump_nlink(n), n.uid, n.gid, dev ? n.rdev : 0, n.mtime_sec,
                        n.mtime_nsec);
-        bool inline_file = n.is_reg() && n.size > 0 && n.content;
-        bool external = n.is_reg() && n.size > 0 && !n.content;
+        bool inline_file = n.is_reg() && n.size > 0 && n.content();
+        bool external = n.is_reg() && n.size > 0 && !n.content();
         if (link_to) {
             append_escaped_optional(out_, *link_to);
             out_ += " - -";
         } else {
             if (n.is_symlink())
-                append_escaped_optional(out_, n.symlink_target);
-            else if (external && !n.payload.empty())
-                append_escaped_optional(out_, n.payload);
+                append_escaped_optional(out_, n.symlink_target());
+            else if (external && !n.payload().empty())
+                append_escaped_optional(out_, n.payload());
             else
                 out_ += '-';
             out_ += ' ';
             if (inline_file)
-                append_escaped_optional(out_, *n.content);
+                append_escaped_optional(out_, *n.content());
             else
                 out_ += '-';
             out_ += ' ';
-            if (external && n.fsverity)
-                out_ += n.fsverity->hex();
+            if (external && n.fsverity())
+                out_ += n.fsverity()->hex();
             else
                 out_ += '-';
         }

@@ -21,7 +21,7 @@ namespace imgctl::composefs {
 /// The tree must be user-level (what the parser produces): no composefs-internal xattrs
 /// (metacopy, redirect, the root's opaque, whiteout markers), escaped overlay names already
 /// restored, whiteouts as chardev 0:0 and no 00..ff stubs.
-/// An inode with several names is printed in full once, under its owner (Inode::primary_path
+/// An inode with several names is printed in full once, under its owner (Inode::primary_path()
 /// when that still names it, otherwise the first name met), and as '@' lines (the owner's
 /// fields, PAYLOAD = owner's path, CONTENT and DIGEST "-") under its other names.
 std::string write_dump(const Tree& tree);

@@ -14,173 +14,203 @@ namespace {
 
 uint64_t round_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
-struct PairKey {
-    std::string_view name, value;
-    bool operator==(const PairKey&) const = default;
-};
-struct PairHash {
-    size_t operator()(const PairKey& k) const {
-        size_t h = std::hash<std::string_view>{}(k.name);
-        return h ^ (std::hash<std::string_view>{}(k.value) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
-    }
-};
-
-struct PairInfo {
-    uint32_t count = 0;
-    uint32_t offset = 0;  // inside the shared table, when count > 1
-};
-
-// Per xattr of every node (in node order, then xattr order): its pair's info.
-struct Sharing {
-    std::unordered_map<PairKey, PairInfo, PairHash> pairs;
-    std::vector<PairInfo*> of;  // flat: node k's xattrs start at first[k]
-    std::vector<uint32_t> first;
-    std::span<PairInfo* const> node(size_t k) const { return {of.data() + first[k], of.data() + first[k + 1]}; }
-};
 
 // §7.3: a (name, value) pair on more than one inode goes to the shared table, ordered by name
-// descending, then longer value first, then value bytes descending.
-Sharing share_xattrs(Build& b) {
-    Sharing s;
-    s.first.reserve(b.nodes.size() + 1);
-    for (const auto& n : b.nodes) {
-        s.first.push_back(static_cast<uint32_t>(s.of.size()));
-        for (const auto& x : n.xattrs) {
-            PairInfo* info = &s.pairs[PairKey{x.name, x.value}];
-            ++info->count;
-            s.of.push_back(info);
+// descending, then longer value first, then value bytes descending. Two passes keep memory
+// small: 8 bytes per xattr for the hashes, then exact counts only for pairs whose hash repeats.
+void share_xattrs(Build& b) {
+    std::vector<Xattr> xs;
+    std::vector<uint64_t> hashes;
+    size_t bound = 1;  // an upper bound of the xattrs node_xattrs gives: no reallocation
+    for (const auto& n : b.nodes)
+        bound += (n.src ? n.src->xattrs.size() : b.nodes[0].src->xattrs.size()) + 2 * is_external(n) +
+                 2 * n.is(Node::kWhiteout) + 4 * n.is(Node::kHasWhiteouts);
+    hashes.reserve(bound);
+    for (uint32_t k = 0; k < b.nodes.size(); ++k) {
+        node_xattrs(b, k, xs);
+        for (const auto& x : xs) hashes.push_back(pair_hash(x));
+    }
+    std::sort(hashes.begin(), hashes.end());
+    std::vector<uint64_t> repeated;
+    for (size_t i = 1; i < hashes.size(); ++i)
+        if (hashes[i] == hashes[i - 1] && (repeated.empty() || repeated.back() != hashes[i])) repeated.push_back(hashes[i]);
+    std::vector<uint64_t>().swap(hashes);
+    std::unordered_map<std::string, uint32_t> counts;  // "name\0value" -> inodes
+    if (!repeated.empty()) {
+        for (uint32_t k = 0; k < b.nodes.size(); ++k) {
+            node_xattrs(b, k, xs);
+            for (const auto& x : xs)
+                if (std::binary_search(repeated.begin(), repeated.end(), pair_hash(x))) ++counts[shared_key(x)];
         }
     }
-    s.first.push_back(static_cast<uint32_t>(s.of.size()));
-    std::vector<std::pair<const PairKey*, PairInfo*>> shared;
-    for (auto& [k, info] : s.pairs)
-        if (info.count > 1) shared.emplace_back(&k, &info);
-    std::sort(shared.begin(), shared.end(), [](const auto& a, const auto& c) {
-        const PairKey& x = *a.first;
-        const PairKey& y = *c.first;
+    // The table's entries are moved out of the map (one copy of each pair at any time).
+    b.shared.clear();
+    size_t n_shared = 0;
+    for (const auto& [key, count] : counts) n_shared += count > 1;
+    b.shared.reserve(n_shared);
+    while (!counts.empty()) {
+        auto node = counts.extract(counts.begin());
+        if (node.mapped() < 2) continue;
+        std::string& key = node.key();
+        size_t nul = key.find('\0');
+        Xattr x{key.substr(0, nul), {}};
+        key.erase(0, nul + 1);
+        x.value = std::move(key);
+        b.shared.push_back(std::move(x));
+    }
+    std::sort(b.shared.begin(), b.shared.end(), [](const Xattr& x, const Xattr& y) {
         if (x.name != y.name) return x.name > y.name;
         if (x.value.size() != y.value.size()) return x.value.size() > y.value.size();
         return std::memcmp(x.value.data(), y.value.data(), x.value.size()) > 0;
     });
     uint32_t off = 0;
-    b.shared.clear();
-    b.shared_entries.clear();
-    for (auto& [k, info] : shared) {
-        info->offset = off;
-        b.shared_entries.push_back(Xattr{std::string(k->name), std::string(k->value)});
-        off += xattr_entry_size(b.shared_entries.back());
+    b.shared_offsets.clear();
+    b.shared_index.clear();
+    b.shared_offsets.reserve(b.shared.size());
+    b.shared_index.reserve(b.shared.size());
+    for (uint32_t i = 0; i < b.shared.size(); ++i) {
+        b.shared_offsets.push_back(off);
+        b.shared_index.emplace_back(pair_hash(b.shared[i]), i);
+        off += xattr_entry_size(b.shared[i]);
     }
-    for (size_t i = 0; i < b.shared_entries.size(); ++i) b.shared.push_back(SharedXattr{&b.shared_entries[i], shared[i].second->offset});
+    std::sort(b.shared_index.begin(), b.shared_index.end());
     b.shared_size = off;
-    return s;
-}
-
-// Header size, xattr area, data layout and tail before placement.
-void size_node(Node& n, const Build& b, std::span<PairInfo* const> pairs) {
-    // Xattr area (§7.2): the first (up to 128) shared pairs become refs, the rest are inline.
-    n.n_shared = 0;
-    n.xattr_size = 0;
-    if (!n.xattrs.empty()) {
-        uint32_t x = 12;
-        for (size_t i = 0; i < n.xattrs.size(); ++i) {
-            if (n.n_shared < kMaxSharedRefs && pairs[i]->count > 1) {
-                ++n.n_shared;
-                x += 4;
-            } else {
-                x += xattr_entry_size(n.xattrs[i]);
-            }
-        }
-        n.xattr_size = x;
-    }
-    n.n_blocks = 0;
-    n.tail = 0;
-    if (S_ISDIR(n.mode)) {
-        auto split = split_dirents(n.dirents.size(), [&](size_t i) { return n.dirents[i].name.size(); });
-        n.dir_block_ends = std::move(split.ends);
-        n.n_blocks = split.n_blocks;
-        n.tail = split.tail;
-        n.size = uint64_t{n.n_blocks} * kBlockSize + n.tail;
-    } else if (n.external) {
-        n.tail = 4 * n.chunk_count;  // block map of null addresses
-    } else if (S_ISREG(n.mode) || S_ISLNK(n.mode)) {
-        uint64_t len = n.data.size();
-        n.n_blocks = static_cast<uint32_t>(len / kBlockSize);
-        n.tail = static_cast<uint32_t>(len % kBlockSize);
-        if (S_ISREG(n.mode) && n.tail > kBlockSize / 2) {
-            n.tail = 0;
-            n.n_blocks += 1;
-        }
-    }
-    n.compact = n.mtime_sec == b.build_time && n.mtime_nsec == b.build_time_nsec && n.nlink <= 0xffff &&
-                n.uid <= 0xffff && n.gid <= 0xffff && n.size <= 0xffffffffULL;
 }
 
 // §5.3: pads `pos` so that the inline tail does not cross a block boundary; may move the tail
-// into a data block.
-uint64_t place(Node& n, uint64_t pos) {
-    uint64_t h = (n.compact ? 32 : 64) + n.xattr_size;
-    if (S_ISLNK(n.mode)) {
-        uint64_t total = h + n.tail;
-        if (total >= kBlockSize) {
-            n.n_blocks = 1;
-            n.tail = 0;
-        }
+// into a data block (then returns true in `moved`).
+uint64_t place(const Shape& sh, uint64_t pos, bool& moved) {
+    uint64_t h = sh.header_size();
+    moved = false;
+    if (S_ISLNK(sh.mode)) {
+        uint64_t total = h + sh.tail;
+        moved = total >= kBlockSize;
         if (total > 0 && pos / kBlockSize != (pos + total - 1) / kBlockSize) pos = round_up(pos, kBlockSize);
         return pos;
     }
-    if (n.tail == 0) return pos;
+    if (sh.tail == 0) return pos;
     uint64_t rem = kBlockSize - (pos + h) % kBlockSize;
-    if (rem >= n.tail) return pos;
+    if (rem >= sh.tail) return pos;
     uint64_t pad = round_up(rem, kSlot);
     uint64_t rem2 = kBlockSize - (pos + pad + h) % kBlockSize;
-    if (n.tail <= rem2) return pos + pad;
+    if (sh.tail <= rem2) return pos + pad;
     // The tail does not fit: only chunk tables above ~8 TiB get here (§5.4 quirk).
-    n.n_blocks += 1;
-    n.tail = 0;
-    if (n.external) n.huge_chunk_quirk = true;
+    moved = true;
     return round_up(pos, kBlockSize);
 }
 
 }  // namespace
 
-void layout(Build& b) {
-    Sharing sharing = share_xattrs(b);
-    uint64_t pos = kInodeStart;
-    for (size_t k = 0; k < b.nodes.size(); ++k) {
-        Node& n = b.nodes[k];
-        size_node(n, b, sharing.node(k));
-        pos = round_up(pos, kSlot);
-        pos = place(n, pos);
-        n.datalayout = n.external ? kChunkBased : (n.tail > 0 ? kFlatInline : kFlatPlain);
-        n.pos = pos;
-        pos += (n.compact ? 32 : 64) + n.xattr_size + n.tail;
+uint64_t pair_hash(const Xattr& x) {
+    uint64_t h = std::hash<std::string_view>{}(x.name);
+    return h ^ (std::hash<std::string_view>{}(x.value) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+}
+
+int64_t shared_offset_of(const Build& b, const Xattr& x) {
+    uint64_t h = pair_hash(x);
+    auto it = std::lower_bound(b.shared_index.begin(), b.shared_index.end(), std::pair<uint64_t, uint32_t>(h, 0));
+    for (; it != b.shared_index.end() && it->first == h; ++it)
+        if (b.shared[it->second] == x) return b.shared_offsets[it->second];
+    return -1;
+}
+
+Shape shape_of(const Build& b, uint32_t k, std::vector<Entry>& ents) {
+    const Node& n = b.nodes[k];
+    const Inode& meta = n.src ? *n.src : *b.nodes[0].src;
+    Shape sh;
+    if (!n.src) {
+        sh.mode = S_IFCHR | 0644;
+    } else if (n.is(Node::kWhiteout)) {
+        sh.mode = S_IFREG | (n.src->mode & 07777);
+        sh.nlink = n.src->nlink;
+    } else {
+        sh.mode = n.src->mode;
+        sh.nlink = n.src->nlink;
     }
-    b.inodes_end = round_up(pos, kSlot);
-    // Shared ids count 4-byte units from the start of block xattr_blkaddr.
-    uint32_t base = static_cast<uint32_t>(b.inodes_end % kBlockSize);
-    for (size_t k = 0; k < b.nodes.size(); ++k) {
-        Node& n = b.nodes[k];
-        n.shared_ids.clear();
-        n.is_ref.clear();
-        if (n.n_shared == 0) continue;
-        n.is_ref.resize(n.xattrs.size(), false);
-        uint32_t left = n.n_shared;
-        auto pairs = sharing.node(k);
-        for (size_t i = 0; i < n.xattrs.size() && left > 0; ++i) {
-            if (pairs[i]->count < 2) continue;
-            n.shared_ids.push_back((base + pairs[i]->offset) / 4);
-            n.is_ref[i] = true;
-            --left;
+    if (n.src && n.src->is_dir()) {
+        dir_entries(*n.src, k == 0, ents);
+        uint32_t subdirs = 0;
+        for (const auto& e : ents) subdirs += e.child && (*e.child)->is_dir();
+        sh.nlink = 2 + subdirs;
+        auto split = split_dirents(ents.size(), [&](size_t i) { return ents[i].name.size(); });
+        sh.n_blocks = split.n_blocks;
+        sh.tail = split.tail;
+        sh.size = uint64_t{sh.n_blocks} * kBlockSize + sh.tail;
+    } else if (is_external(n)) {
+        sh.external = true;
+        sh.size = n.src->size;
+        sh.chunkbits = static_cast<uint8_t>(chunkbits_for(sh.size));
+        sh.tail = 4 * sh.chunk_count();  // block map of null addresses
+    } else if (S_ISREG(sh.mode) || S_ISLNK(sh.mode)) {
+        uint64_t len = node_data(n).size();
+        sh.size = len;
+        sh.n_blocks = static_cast<uint32_t>(len / kBlockSize);
+        sh.tail = static_cast<uint32_t>(len % kBlockSize);
+        if (S_ISREG(sh.mode) && sh.tail > kBlockSize / 2) {
+            sh.tail = 0;
+            sh.n_blocks += 1;
         }
     }
-    b.data_start = round_up(b.inodes_end + b.shared_size, kBlockSize);
-    uint64_t block = b.data_start / kBlockSize;
-    for (auto& n : b.nodes) {
-        if (n.n_blocks == 0) continue;
-        n.blkaddr = static_cast<uint32_t>(block);
-        block += n.n_blocks;
+    if (n.is(Node::kTailMoved)) {
+        sh.n_blocks = S_ISLNK(sh.mode) ? 1 : sh.n_blocks + 1;
+        sh.tail = 0;
+        sh.huge_chunk_quirk = sh.external;
     }
-    b.total_size = block * kBlockSize;
+    sh.datalayout = sh.external ? kChunkBased : (sh.tail > 0 ? kFlatInline : kFlatPlain);
+    sh.compact = meta.mtime_sec == b.build_time && meta.mtime_nsec == b.build_time_nsec && sh.nlink <= 0xffff &&
+                 meta.uid <= 0xffff && meta.gid <= 0xffff && sh.size <= 0xffffffffULL;
+    return sh;
+}
+
+void xattr_shape(const Build& b, uint32_t k, Shape& sh, std::vector<Xattr>& xs) {
+    // The first (up to 128) shared pairs become refs, the rest are inline.
+    node_xattrs(b, k, xs);
+    sh.n_shared = 0;
+    sh.xattr_size = 0;
+    if (xs.empty()) return;
+    uint32_t x = 12;
+    for (const auto& e : xs) {
+        if (sh.n_shared < kMaxSharedRefs && !b.shared.empty() && shared_offset_of(b, e) >= 0) {
+            ++sh.n_shared;
+            x += 4;
+        } else {
+            x += xattr_entry_size(e);
+        }
+    }
+    sh.xattr_size = x;
+}
+
+Result<void> layout(Build& b) {
+    share_xattrs(b);
+    std::vector<Xattr> xs;
+    std::vector<Entry> ents;
+    uint64_t pos = kInodeStart;
+    uint64_t blocks = 0;  // data blocks before the node's, counted from data_start
+    for (uint32_t k = 0; k < b.nodes.size(); ++k) {
+        Node& n = b.nodes[k];
+        Shape sh = shape_of(b, k, ents);
+        xattr_shape(b, k, sh, xs);
+        pos = round_up(pos, kSlot);
+        bool moved;
+        pos = place(sh, pos, moved);
+        if (moved) {
+            n.flags |= Node::kTailMoved;
+            sh = shape_of(b, k, ents);
+            xattr_shape(b, k, sh, xs);
+        }
+        if (pos / kSlot > UINT32_MAX) return make_error(EFBIG, "the inodes need more than 128 GiB");
+        n.slot = static_cast<uint32_t>(pos / kSlot);
+        n.blkaddr = static_cast<uint32_t>(blocks);  // made absolute below
+        blocks += sh.n_blocks;
+        pos += sh.header_size() + sh.tail;
+    }
+    b.inodes_end = round_up(pos, kSlot);
+    b.data_start = round_up(b.inodes_end + b.shared_size, kBlockSize);
+    uint64_t first = b.data_start / kBlockSize;
+    if (first + blocks > UINT32_MAX) return make_error(EFBIG, "the image needs more than 2^32 blocks");
+    for (auto& n : b.nodes) n.blkaddr += static_cast<uint32_t>(first);
+    b.total_size = (first + blocks) * kBlockSize;
+    return {};
 }
 
 }  // namespace imgctl::composefs::erofs

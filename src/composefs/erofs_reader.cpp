@@ -109,12 +109,12 @@ Result<void> map_xattrs(std::vector<erofs::RawXattr> raw, Inode& node, bool is_r
             if (!node.is_reg()) continue;
             auto d = parse_metacopy(x.value);
             if (!d) return std::move(d).error();
-            node.fsverity = *d;
+            node.set_fsverity(*d);
         } else if (n == kRedirect) {
             if (!node.is_reg()) continue;
             std::string_view v = x.value;
             if (!v.empty() && v.front() == '/') v.remove_prefix(1);
-            node.payload = std::string(v);
+            node.set_payload(std::string(v));
         } else if ((is_root && n == kOpaque) || n == kEscapedWhiteouts || n == kUserWhiteouts || n == kUserWhiteout) {
             continue;
         } else if (n == kEscapedWhiteout && node.is_reg()) {
@@ -129,9 +129,9 @@ Result<void> map_xattrs(std::vector<erofs::RawXattr> raw, Inode& node, bool is_r
         node.mode = S_IFCHR | (node.mode & 07777);
         node.rdev = 0;
         node.size = 0;
-        node.content.reset();
-        node.payload.clear();
-        node.fsverity.reset();
+        node.set_content(std::nullopt);
+        node.set_payload({});
+        node.set_fsverity(std::nullopt);
     }
     return {};
 }
@@ -149,7 +149,7 @@ Result<InodePtr> make_node(const ErofsImage& img, const RawInode& raw, bool is_r
             if (raw.layout != Layout::ChunkBased && raw.size > 0) {
                 auto c = img.flat_data(raw);
                 if (!c) return std::move(c).error();
-                node->content = std::move(c).value();
+                node->set_content(std::move(c).value());
             }
             break;
         case S_IFLNK: {
@@ -159,7 +159,7 @@ Result<InodePtr> make_node(const ErofsImage& img, const RawInode& raw, bool is_r
             if (!t) return std::move(t).error();
             if (t->find('\0') != std::string::npos)
                 return make_error(EINVAL, "inode at nid {}: symlink target contains a NUL byte", raw.nid);
-            node->symlink_target = std::move(t).value();
+            node->set_symlink_target(std::move(t).value());
             break;
         }
         case S_IFCHR:
@@ -199,6 +199,8 @@ Result<ImageContents> read_image(std::span<const std::byte> image, std::string_v
     const RawInode& root_raw = opened->second;
     auto root = make_node(img, root_raw, /*is_root=*/true);
     if (!root) return in_image(std::move(root).error().context("'/'"), name);
+    XattrInterner xattr_lists;  // most inodes carry one of a few lists
+    xattr_lists.intern((*root)->xattrs);
     std::unordered_map<uint64_t, InodePtr> by_nid;
     by_nid.reserve(std::min<uint64_t>(img.superblock().inos, image.size() / 32));  // inos is untrusted
     by_nid.emplace(root_raw.nid, *root);
@@ -211,18 +213,19 @@ Result<ImageContents> read_image(std::span<const std::byte> image, std::string_v
                       if (it == by_nid.end()) {
                           auto node = make_node(img, raw, /*is_root=*/false);
                           if (!node) return std::move(node).error();
+                          xattr_lists.intern((*node)->xattrs);
                           it = by_nid.emplace(raw.nid, std::move(node).value()).first;
                       } else if (it->second->is_dir()) {
                           return make_error(EINVAL, "directory at nid {} is reached twice (cycle or directory hardlink)", raw.nid);
                       }
-                      if (primary && !it->second->is_dir()) it->second->primary_path = path;
-                      parent.children.emplace(std::string(n), it->second);
+                      if (primary && !it->second->is_dir()) it->second->set_primary_path(path);
+                      parent.children().emplace(std::string(n), it->second);
                       return {};
                   });
     if (!r) return in_image(std::move(r).error(), name);
     // primary_path only matters for inodes with several names (by_nid holds one reference).
     for (auto& [nid, node] : by_nid)
-        if (node.use_count() <= 2) node->primary_path.clear();
+        if (node.use_count() <= 2) node->set_primary_path({});
     const auto& sb = img.superblock();
     return ImageContents{Tree(std::move(root).value()),
                          ImageInfo{sb.format_version, (sb.composefs_flags & erofs::kComposefsFlagHasAcl) != 0}};

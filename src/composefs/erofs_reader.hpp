@@ -36,7 +36,7 @@ Result<ImageInfo> read_image_info(std::span<const std::byte> image, std::string_
 /// "Output of composefs-info dump"): composefs-internal xattrs are dropped, metacopy/redirect
 /// become the fs-verity digest and payload, `trusted.overlay.overlay.X` becomes
 /// `trusted.overlay.X`, converted whiteouts become chardevs 0:0 again and the 0:0 stubs are
-/// skipped. Hardlinks share one InodePtr; its primary_path names the name the inode was placed
+/// skipped. Hardlinks share one InodePtr; its primary_path() names the name the inode was placed
 /// at, so writing the tree again gives the same bytes. Directories keep their EROFS i_size.
 /// Safe on hostile bytes: every offset, count and size is bounds-checked, directory cycles,
 /// directory hardlinks and nesting deeper than kMaxDepth are refused with an Error (EINVAL,

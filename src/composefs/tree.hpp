@@ -2,7 +2,10 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <map>
 #include <memory>
 #include <optional>
@@ -11,22 +14,56 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "composefs/xattr_list.hpp"
 #include "crypto/digest.hpp"
 
 namespace imgctl::composefs {
 
 struct Inode;
-using InodePtr = std::shared_ptr<Inode>;
 
-struct Xattr {
-    std::string name;
-    std::string value;
-    bool operator==(const Xattr&) const = default;
+/// Shared ownership of an Inode: 8 bytes, an intrusive thread-safe reference count in the
+/// inode (no separate control block). Hardlinks are several entries holding one InodePtr.
+class InodePtr {
+public:
+    InodePtr() = default;
+    InodePtr(std::nullptr_t) {}  // NOLINT: converts like a shared_ptr
+    /// Takes ownership of a new inode (from make_inode()).
+    explicit InodePtr(Inode* p);
+    InodePtr(const InodePtr& o);
+    InodePtr(InodePtr&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+    InodePtr& operator=(InodePtr o) noexcept {
+        std::swap(p_, o.p_);
+        return *this;
+    }
+    ~InodePtr();
+
+    Inode* get() const { return p_; }
+    Inode* operator->() const { return p_; }
+    Inode& operator*() const { return *p_; }
+    explicit operator bool() const { return p_ != nullptr; }
+    /// How many InodePtrs share the inode (0 for a null pointer).
+    long use_count() const;
+    void reset() { *this = InodePtr(); }
+    friend bool operator==(const InodePtr& a, const InodePtr& b) { return a.p_ == b.p_; }
+    friend bool operator==(const InodePtr& a, std::nullptr_t) { return a.p_ == nullptr; }
+
+private:
+    Inode* p_ = nullptr;
 };
+
+
+using Children = std::map<std::string, InodePtr, std::less<>>;
 
 /// One file-system object of the in-memory tree: the one thing every source (directory on
 /// disk, dump file, OCI layers, OSTree commit, EROFS reader) produces and the EROFS writer
 /// consumes. Hardlinks are several directory entries sharing one InodePtr.
+///
+/// Compact (a tree can have millions of inodes; 96 bytes plus what is set): the fields every
+/// inode has are members; the rare ones (symlink target, inline content, primary path) live
+/// in one side allocation made only when one is set, a directory's entries in another, and the
+/// fs-verity digest and payload in a third of exactly their size. A payload equal to
+/// object_path(fsverity) ("ab/cdef…", the content-addressed layout every source uses) is not
+/// stored: it is derived.
 struct Inode {
     uint32_t mode = 0;  ///< full st_mode: type and permission bits
     uint32_t nlink = 1; ///< regular files: as given (dump NLINK); directories: recomputed by the writer
@@ -34,14 +71,40 @@ struct Inode {
     uint32_t gid = 0;
     uint64_t rdev = 0;  ///< Linux dev_t for char/block devices
     int64_t mtime_sec = 0;
-    uint32_t mtime_nsec = 0;
     uint64_t size = 0;  ///< regular files: st_size; symlinks: target length
-    std::vector<Xattr> xattrs;  ///< in any order; the writer sorts
+    uint32_t mtime_nsec = 0;
 
-    std::string symlink_target;             ///< S_IFLNK only
-    std::optional<std::string> content;     ///< inline content of a small regular file
-    std::string payload;                    ///< backing path relative to the object dir ("ab/cd…")
-    std::optional<crypto::Digest> fsverity; ///< digest for trusted.overlay.metacopy
+private:  // in the padding after mtime_nsec
+    enum class Payload : uint8_t { None, FromDigest, Stored };
+    Payload payload_ = Payload::None;
+    bool has_fsverity_ = false;
+
+public:
+    XattrList xattrs;  ///< in any order; the writer sorts. Shared with other inodes, see XattrInterner
+
+    Inode();
+    Inode(const Inode& o);
+    Inode& operator=(const Inode& o);
+    Inode(Inode&&) noexcept;
+    Inode& operator=(Inode&&) noexcept;
+    ~Inode();
+
+    /// S_IFLNK only: the target (empty when unset).
+    const std::string& symlink_target() const;
+    void set_symlink_target(std::string target);
+
+    /// Inline content of a small regular file (nullopt: none, the file is external or empty).
+    const std::optional<std::string>& content() const;
+    void set_content(std::optional<std::string> content);
+
+    /// Backing path relative to the object dir ("ab/cd…"; empty: none), for external files.
+    std::string payload() const;
+    void set_payload(std::string_view payload);
+
+    /// The fs-verity digest of an external file (for trusted.overlay.metacopy), by value.
+    /// Setting it keeps the payload as it was.
+    std::optional<crypto::Digest> fsverity() const;
+    void set_fsverity(std::optional<crypto::Digest> digest);
 
     /// For an inode reachable under several names (a hardlink): the absolute path of the name
     /// that owns it (a dump file's line without '@'). The EROFS writer places the inode at
@@ -49,21 +112,52 @@ struct Inode {
     /// the others as '@' lines. Empty, or naming a path that is not this inode: the first
     /// name met in a depth-first walk with sorted children owns it (what an image reader
     /// reports). Ignored for inodes with one name.
-    std::string primary_path;
+    const std::string& primary_path() const;
+    void set_primary_path(std::string path);
 
     /// Directory entries (S_IFDIR only), kept sorted by name (byte order), without "." and "..".
-    std::map<std::string, InodePtr, std::less<>> children;
+    /// The non-const form creates the (empty) map on first use; the const form never allocates.
+    Children& children();
+    const Children& children() const;
 
     bool is_dir() const { return S_ISDIR(mode); }
     bool is_reg() const { return S_ISREG(mode); }
     bool is_symlink() const { return S_ISLNK(mode); }
 
-    static InodePtr make(uint32_t mode) {
-        auto i = std::make_shared<Inode>();
-        i->mode = mode;
-        return i;
-    }
+    static InodePtr make(uint32_t mode);
+
+    /// "ab/cdef…": where the content-addressed store keeps an object with digest `d`.
+    static std::string object_path(const crypto::Digest& d);
+
+private:
+    friend class InodePtr;
+    // Copies and assignments of an Inode start from / keep their own count.
+    struct RefCount {
+        std::atomic<uint32_t> n{0};
+        RefCount() = default;
+        RefCount(const RefCount&) {}
+        RefCount& operator=(const RefCount&) { return *this; }
+    };
+    struct Extra;
+    Extra& extra();
+    void drop_empty_extra();  // the side allocation goes when nothing in it is set
+    void set_digest_and_payload(const std::optional<crypto::Digest>& digest, std::string_view payload);
+
+    std::unique_ptr<Extra> extra_;
+    std::unique_ptr<Children> children_;
+    // The fs-verity digest and payload in one exact-size block (null when neither is set):
+    // the 32 digest bytes when has_fsverity_, then for Payload::Stored either
+    // [0][u32 size][bytes] or, for the common "ab/<62 hex><suffix>" form,
+    // [1][32 digest bytes][u32 suffix size][suffix].
+    std::unique_ptr<char[]> data_;
+    RefCount refs_;
 };
+
+/// A new inode, shared: make_inode() or make_inode(other) (a copy).
+template <typename... Args>
+InodePtr make_inode(Args&&... args) {
+    return InodePtr(new Inode(std::forward<Args>(args)...));
+}
 
 /// A rooted tree with path-based editing for the sources (OCI layer application etc.).
 /// Paths are absolute or relative to the root, '/'-separated; "." and ".." components are

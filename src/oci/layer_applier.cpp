@@ -109,15 +109,15 @@ Result<LayerStats> LayerApplier::apply_entries(const std::vector<LayerEntry>& en
     LayerStats stats;
     for (const auto& e : entries) {
         if (e.node && e.node->is_reg()) {
-            if (e.node->fsverity) {
+            if (e.node->fsverity()) {
                 ++stats.objects;
                 stats.object_bytes += e.node->size;
-            } else if (e.node->content) {
+            } else if (e.node->content()) {
                 ++stats.inline_files;
             }
         }
         // Each application gets its own inode: the tree may change it (directory children).
-        LayerEntry copy{e.name, e.path, e.hardlink, e.node ? std::make_shared<Inode>(*e.node) : nullptr};
+        LayerEntry copy{e.name, e.path, e.hardlink, e.node ? make_inode(*e.node) : nullptr};
         IMGCTL_TRY(apply_entry(copy, stats));
     }
     return stats;
@@ -131,8 +131,8 @@ Result<void> LayerApplier::check_parents(const std::string& path) {
     while (true) {
         size_t slash = path.find('/', pos);
         if (slash == std::string::npos) return {};
-        auto it = cur->children.find(std::string_view(path).substr(pos, slash - pos));
-        if (it == cur->children.end()) return {};  // missing parents get created
+        auto it = cur->children().find(std::string_view(path).substr(pos, slash - pos));
+        if (it == cur->children().end()) return {};  // missing parents get created
         if (it->second->is_symlink())
             return make_error(ENOTDIR, "layer entry '{}' would pass through the symlink '{}'", path,
                               path.substr(0, slash));
@@ -151,7 +151,7 @@ Result<void> LayerApplier::place(const std::string& path, InodePtr inode) {
     if (old && old->is_dir() && inode->is_dir()) {
         // A directory entry over an existing directory updates its metadata and keeps its
         // children (the lower layer's contents stay visible, as overlayfs merges them).
-        inode->children = std::move(old->children);
+        inode->children() = std::move(old->children());
     }
     added_.insert(path);
     auto r = tree_.insert(path, std::move(inode));
@@ -166,11 +166,11 @@ Result<void> LayerApplier::whiteout(std::string_view dir, std::string_view name,
         auto d = dir.empty() ? tree_.root() : tree_.lookup(dir);
         if (!d || !d->is_dir()) return {};  // nothing below to hide
         std::string prefix = dir.empty() ? "" : dir_s + "/";
-        for (auto it = d->children.begin(); it != d->children.end();) {
+        for (auto it = d->children().begin(); it != d->children().end();) {
             if (added_.count(prefix + it->first)) {
                 ++it;
             } else {
-                it = d->children.erase(it);
+                it = d->children().erase(it);
             }
         }
         return {};
@@ -203,7 +203,7 @@ Result<void> LayerApplier::apply_entry(const LayerEntry& e, LayerStats& stats) {
     if (!e.node) return make_error(EINVAL, "layer entry '{}' has no file data", e.name);
     if (path.empty()) {
         if (!e.node->is_dir()) return make_error(EINVAL, "layer entry '{}' replaces the root with a non-directory", e.name);
-        e.node->children = std::move(tree_.root()->children);
+        e.node->children() = std::move(tree_.root()->children());
         tree_.root() = e.node;
         return {};
     }
@@ -253,9 +253,9 @@ Result<LayerEntry> LayerApplier::read_entry(Reader& r, LayerStats& stats) {
             break;
         case S_IFLNK: {
             const char* t = archive_entry_symlink(e);
-            node->symlink_target = t ? t : "";
-            if (node->symlink_target.empty()) return make_error(EINVAL, "symlink '{}' has an empty target", raw_name);
-            node->size = node->symlink_target.size();
+            node->set_symlink_target(t ? t : "");
+            if (node->symlink_target().empty()) return make_error(EINVAL, "symlink '{}' has an empty target", raw_name);
+            node->size = node->symlink_target().size();
             break;
         }
         case S_IFCHR:
@@ -322,7 +322,7 @@ Result<void> LayerApplier::read_content(Reader& r, const InodePtr& nodep, LayerS
         IMGCTL_TRY(emit(kZeros, z));
     }
     if (!w) {
-        node.content = std::move(small);
+        node.set_content(std::move(small));
         return {};
     }
     IMGCTL_TRY(sink_.finish(std::move(w), nodep));
@@ -337,7 +337,7 @@ void LayerApplier::finalize() {
     while (!stack.empty()) {
         Inode* d = stack.back();
         stack.pop_back();
-        for (auto& [n, child] : d->children) {
+        for (auto& [n, child] : d->children()) {
             if (child->is_dir()) {
                 stack.push_back(child.get());
             } else {

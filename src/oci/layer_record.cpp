@@ -54,18 +54,18 @@ Result<LayerEntry> parse_entry(const json& j, size_t i) {
     if (j.contains("l")) {
         auto l = b64(j, "l", i);
         if (!l) return std::move(l).error();
-        n->symlink_target = std::move(*l);
+        n->set_symlink_target(std::move(*l));
     }
     if (j.contains("c")) {
         auto c = b64(j, "c", i);
         if (!c) return std::move(c).error();
-        n->content = std::move(*c);
+        n->set_content(std::move(*c));
     }
     if (auto o = j.find("o"); o != j.end()) {
         auto d = o->is_string() ? crypto::Digest::from_hex(o->get<std::string>()) : std::nullopt;
         if (!d) return make_error(EBADMSG, "layer record entry {}: bad object digest", i);
-        n->fsverity = *d;
-        n->payload = object_payload_path(*d);
+        n->set_fsverity(*d);
+        n->set_payload(object_payload_path(*d));
     }
     if (auto x = j.find("x"); x != j.end() && x->is_array()) {
         for (const auto& kv : *x) {
@@ -98,9 +98,9 @@ std::string serialize_layer_record(const std::vector<LayerEntry>& entries) {
             j["t"] = n.mtime_sec;
             if (n.mtime_nsec) j["ns"] = n.mtime_nsec;
             if (n.size) j["s"] = n.size;
-            if (!n.symlink_target.empty()) j["l"] = base64_encode(n.symlink_target);
-            if (n.content) j["c"] = base64_encode(*n.content);
-            if (n.fsverity) j["o"] = n.fsverity->hex();
+            if (!n.symlink_target().empty()) j["l"] = base64_encode(n.symlink_target());
+            if (n.content()) j["c"] = base64_encode(*n.content());
+            if (n.fsverity()) j["o"] = n.fsverity()->hex();
             if (!n.xattrs.empty()) {
                 json xs = json::array();
                 for (const auto& x : n.xattrs) xs.push_back({base64_encode(x.name), base64_encode(x.value)});

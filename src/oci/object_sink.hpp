@@ -34,8 +34,8 @@ public:
     virtual Result<void> finish(std::unique_ptr<Writer> w, const composefs::InodePtr& node) {
         auto d = w->commit();
         if (!d) return std::move(d).error();
-        node->payload = object_payload_path(*d);
-        node->fsverity = *d;
+        node->set_fsverity(*d);
+        node->set_payload(object_payload_path(*d));
         return {};
     }
     /// Waits for every finish() so far; returns the first error any of them had.

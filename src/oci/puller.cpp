@@ -163,7 +163,7 @@ std::map<std::string, CachedLayer> load_cached_layers(store::Store& st, const Ma
                 continue;
             }
             bool complete = std::all_of(entries->begin(), entries->end(), [&](const LayerEntry& e) {
-                return !e.node || !e.node->fsverity || st.has_object(*e.node->fsverity);
+                return !e.node || !e.node->fsverity() || st.has_object(*e.node->fsverity());
             });
             if (complete) out.emplace(d, CachedLayer{l["record"].get<std::string>(), std::move(*entries)});
         }

@@ -72,8 +72,8 @@ void StoreSink::work() {
         auto d = job.writer->commit();
         job.writer.reset();  // closes the temp file now
         if (d) {
-            job.node->payload = object_payload_path(*d);
-            job.node->fsverity = *d;
+            job.node->set_fsverity(*d);
+            job.node->set_payload(object_payload_path(*d));
         }
         lock.lock();
         --busy_;

@@ -76,10 +76,10 @@ Result<InodePtr> Walker::dir_meta(const std::string& csum) {
 
 Result<void> Walker::add_file(Inode& dir, const char* name, const std::string& csum, const std::string& path) {
     auto [it, is_new] = job_of_.emplace(csum, jobs.size());
-    if (is_new) jobs.push_back(FileJob{csum, path, std::make_shared<Inode>(), {}});
+    if (is_new) jobs.push_back(FileJob{csum, path, composefs::make_inode(), {}});
     FileJob& job = jobs[it->second];
     job.names.emplace_back(&dir, name);
-    dir.children.insert_or_assign(name, job.inode);
+    dir.children().insert_or_assign(name, job.inode);
     return {};
 }
 
@@ -102,7 +102,7 @@ Result<void> Walker::fill_dir(Inode& dir, const std::string& tree_csum, const st
         GVariantPtr csum_v(csum_raw);
         std::string child_path = path + "/" + name;
         if (!is_valid_name(name)) return make_error(EINVAL, "commit has an invalid file name '{}'", child_path);
-        if (dir.children.count(name)) return make_error(EINVAL, "commit has '{}' twice", child_path);
+        if (dir.children().count(name)) return make_error(EINVAL, "commit has '{}' twice", child_path);
         auto csum = checksum_hex(csum_v.get(), fmt::format("checksum of '{}'", child_path));
         if (!csum) return std::move(csum).error();
         IMGCTL_TRY(add_file(dir, name, *csum, child_path));
@@ -117,7 +117,7 @@ Result<void> Walker::fill_dir(Inode& dir, const std::string& tree_csum, const st
         GVariantPtr t_v(t_raw), m_v(m_raw);
         std::string child_path = path + "/" + name;
         if (!is_valid_name(name)) return make_error(EINVAL, "commit has an invalid directory name '{}'", child_path);
-        if (dir.children.count(name)) return make_error(EINVAL, "commit has '{}' twice", child_path);
+        if (dir.children().count(name)) return make_error(EINVAL, "commit has '{}' twice", child_path);
         auto t = checksum_hex(t_v.get(), fmt::format("tree checksum of '{}'", child_path));
         if (!t) return std::move(t).error();
         auto m = checksum_hex(m_v.get(), fmt::format("metadata checksum of '{}'", child_path));
@@ -125,7 +125,7 @@ Result<void> Walker::fill_dir(Inode& dir, const std::string& tree_csum, const st
         auto sub = dir_meta(*m);
         if (!sub) return std::move(sub).error().context(fmt::format("directory '{}'", child_path));
         IMGCTL_TRY(fill_dir(**sub, *t, child_path, depth + 1));
-        dir.children.emplace(name, std::move(*sub));
+        dir.children().emplace(name, std::move(*sub));
     }
     return {};
 }
@@ -139,7 +139,7 @@ ReadStats finish_links(std::vector<FileJob>& jobs, uint64_t dirs) {
         if (job.inode->is_symlink()) {
             for (size_t i = 1; i < job.names.size(); ++i) {
                 auto& [parent, name] = job.names[i];
-                parent->children.insert_or_assign(name, std::make_shared<Inode>(*job.inode));
+                parent->children().insert_or_assign(name, composefs::make_inode(*job.inode));
             }
             st.symlinks += job.names.size();
             continue;
@@ -147,7 +147,7 @@ ReadStats finish_links(std::vector<FileJob>& jobs, uint64_t dirs) {
         job.inode->nlink = static_cast<uint32_t>(job.names.size());
         st.files += job.names.size();
         ++st.file_objects;
-        if (job.inode->fsverity) {
+        if (job.inode->fsverity()) {
             ++st.external;
             st.external_bytes += job.inode->size;
         }

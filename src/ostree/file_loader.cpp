@@ -50,7 +50,7 @@ Result<void> load_content(composefs::Inode& ino, GInputStream* in, ContentSink& 
         auto got = read_stream(in, std::as_writable_bytes(std::span(data)));
         if (!got) return std::move(got).error();
         if (*got != ino.size) return make_error(EIO, "the object holds {} bytes, its header says {}", *got, ino.size);
-        ino.content = std::move(data);
+        ino.set_content(std::move(data));
         return {};
     }
     // Objects of bare and bare-user repositories are plain files: hand over the descriptor so the
@@ -60,8 +60,8 @@ Result<void> load_content(composefs::Inode& ino, GInputStream* in, ContentSink& 
         : sink.put_stream(ino.size, [in](std::span<std::byte> buf) { return read_stream(in, buf); });
     if (!d) return std::move(d).error().context("storing its content");
     std::string hex = d->hex();
-    ino.payload = hex.substr(0, 2) + "/" + hex.substr(2);
-    ino.fsverity = *d;
+    ino.set_fsverity(*d);
+    ino.set_payload(hex.substr(0, 2) + "/" + hex.substr(2));
     return {};
 }
 
@@ -83,8 +83,8 @@ Result<void> load_one(OstreeRepo* repo, FileJob& job, ContentSink& sink) {
     if (ino.is_symlink()) {
         const char* target = g_file_info_get_symlink_target(info.get());
         if (!target || !*target) return make_error(EINVAL, "symlink with an empty target");
-        ino.symlink_target = target;
-        ino.size = ino.symlink_target.size();
+        ino.set_symlink_target(target);
+        ino.size = ino.symlink_target().size();
         return {};
     }
     if (!ino.is_reg()) return make_error(EINVAL, "unsupported file type (mode 0{:o})", ino.mode);

@@ -6,7 +6,8 @@
 # 2. composes the tree's dump (--write-dump of run a; >= 100k entries for /usr) without a store,
 # 3. composes the largest upstream vector (cs9-x86_64-developer.dump.gz), and that tree
 #    twice in one dump (128k entries),
-# and prints files/s, MB/s hashed, peak RSS, next to `openssl speed -evp sha256 -bytes 4096`
+# and prints files/s, MB/s hashed, peak RSS (for the dumps also minus the RSS of
+# `imgctl --version`, per entry and relative to the dump size), next to `openssl speed -evp sha256 -bytes 4096`
 # on the same machine in the same run (as ratios). Page cache is warm (the copy just ran).
 set -euo pipefail
 : "${IMGCTL:?IMGCTL must point to the imgctl binary}"
@@ -25,9 +26,19 @@ run() {
   SECS=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s}' "$W/$name.time")
   RSS_MB=$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' "$W/$name.time")
 }
+# mem DUMP: peak RSS of the last run minus that of `imgctl --version` (the shared libraries),
+# per dump entry and as a multiple of the dump's size (issue #3: below 2x).
+mem() {
+  local lines bytes
+  lines=$(wc -l < "$1"); bytes=$(stat -c %s "$1")
+  awk -v r="$RSS_MB" -v b="$BASE_MB" -v l="$lines" -v s="$bytes" \
+    'BEGIN { m = (r - b) * 1048576; printf "compose itself %.1f MB = %.0f bytes/entry = %.2fx the dump (%.1f MB)", m / 1048576, m / l, m / s, s / 1048576 }'
+}
 cpu() { awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END {printf "CPU user %.2f s + sys %.2f s", u, s}' "$W/$1.time"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
+/usr/bin/time -f '%M' -o "$W/base.rss" "$IMGCTL" --version > /dev/null
+BASE_MB=$(awk '{printf "%.1f", $1 / 1024}' "$W/base.rss")
 echo "== machine: $(nproc) CPUs, compose threads: $THREADS, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 SHA_KBS=$(openssl speed -evp sha256 -bytes 4096 -seconds 3 2>/dev/null | awk '/^sha256/ {sub(/k$/, "", $2); print $2}')
 SHA_MBS=$(awk -v k="$SHA_KBS" 'BEGIN { printf "%.0f", k * 1000 / 1e6 }')
@@ -59,14 +70,17 @@ cmp -s "$W/a.img" "$W/b.img" || { echo "images of runs a and b differ"; exit 1; 
 DUMP_LINES=$(wc -l < "$W/tree.dump")
 run dump "$IMGCTL" compose --from-file "$W/tree.dump" "$W/c.img"
 echo "-- c) compose --from-file (its dump, $DUMP_LINES entries): ${SECS} s, $(cpu dump), $(ratio "$DUMP_LINES" "$SECS") entries/s, peak RSS $RSS_MB MB, image $(stat -c %s "$W/c.img") bytes"
+echo "   $(mem "$W/tree.dump") (imgctl --version: $BASE_MB MB)"
 cmp -s "$W/a.img" "$W/c.img" || { echo "the image of the dump differs from the directory's"; exit 1; }
 
 gzip -dc "$SHARED/vectors/cs9-x86_64-developer.dump.gz" > "$W/cs9.dump"
 run cs9 "$IMGCTL" compose --print-digest --from-file "$W/cs9.dump" "$W/cs9.img"
 echo "-- d) compose --from-file cs9-x86_64-developer ($(wc -l < "$W/cs9.dump") entries): ${SECS} s, $(cpu cs9), peak RSS $RSS_MB MB, digest $(cat "$W/cs9.out")"
+echo "   $(mem "$W/cs9.dump")"
 # The same tree twice, under /a and /b: a reproducible dump of more than 100k entries.
 { echo "/ 4096 40755 4 0 0 0 0.0 - - -"
   for p in a b; do sed -e "s|^/ |/$p |; t" -e "s|^/|/$p/|" "$W/cs9.dump"; done; } > "$W/twice.dump"
 run twice "$IMGCTL" compose --from-file "$W/twice.dump" "$W/twice.img"
 echo "-- e) compose --from-file cs9-developer twice ($(wc -l < "$W/twice.dump") entries): ${SECS} s, $(cpu twice), peak RSS $RSS_MB MB"
+echo "   $(mem "$W/twice.dump")"
 echo "== load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -72,23 +72,23 @@ TEST_F(DirScannerTest, BuildsTheTreeAsMkcomposefs) {
     auto t = scan_directory(src_, ScanOptions{.threads = 3}, &sink);
     ASSERT_TRUE(t) << t.error().message;
     auto f64 = t->lookup("/f64");
-    ASSERT_TRUE(f64 && f64->content);
-    EXPECT_EQ(*f64->content, std::string(64, 'a'));
-    EXPECT_TRUE(f64->payload.empty());
+    ASSERT_TRUE(f64 && f64->content());
+    EXPECT_EQ(*f64->content(), std::string(64, 'a'));
+    EXPECT_TRUE(f64->payload().empty());
     auto f65 = t->lookup("/f65");
-    ASSERT_TRUE(f65 && f65->fsverity);
-    EXPECT_FALSE(f65->content);
+    ASSERT_TRUE(f65 && f65->fsverity());
+    EXPECT_FALSE(f65->content());
     std::string hex = crypto::fsverity_digest(std::string(65, 'b')).hex();
-    EXPECT_EQ(f65->fsverity->hex(), hex);
-    EXPECT_EQ(f65->payload, hex.substr(0, 2) + "/" + hex.substr(2));
+    EXPECT_EQ(f65->fsverity()->hex(), hex);
+    EXPECT_EQ(f65->payload(), hex.substr(0, 2) + "/" + hex.substr(2));
     ASSERT_EQ(f65->xattrs.size(), 1u);
     EXPECT_EQ(f65->xattrs[0], (Xattr{"user.k", "v"}));
     EXPECT_EQ(f65->nlink, 1u);
     EXPECT_NE(t->lookup("/hard"), f65);  // no hardlink detection by default
-    EXPECT_EQ(t->lookup("/link")->symlink_target, "f64");
+    EXPECT_EQ(t->lookup("/link")->symlink_target(), "f64");
     EXPECT_EQ(t->lookup("/link")->size, 3u);
     EXPECT_EQ(t->lookup("/sub")->mode, S_IFDIR | 0700u);
-    EXPECT_FALSE(t->lookup("/f0")->content && !t->lookup("/f0")->content->empty());
+    EXPECT_FALSE(t->lookup("/f0")->content() && !t->lookup("/f0")->content()->empty());
     // External files only: f65, hard, sub/same (one content) and sub/big.
     EXPECT_EQ(sink.calls, 4);
     EXPECT_EQ(sink.stored.size(), 2u);
@@ -127,16 +127,16 @@ TEST_F(DirScannerTest, DigestStoreWritesObjectsNamedByDigest) {
     ASSERT_TRUE(t) << t.error().message;
     for (const char* p : {"/f65", "/sub/big"}) {
         auto n = t->lookup(p);
-        std::string obj = dir_->path() + "/store/" + n->payload;
+        std::string obj = dir_->path() + "/store/" + n->payload();
         auto content = read_file_at(AT_FDCWD, obj);
         ASSERT_TRUE(content) << obj;
-        EXPECT_EQ(crypto::fsverity_digest(std::string_view(*content)), *n->fsverity);
+        EXPECT_EQ(crypto::fsverity_digest(std::string_view(*content)), *n->fsverity());
         struct stat st;
         ASSERT_EQ(::stat(obj.c_str(), &st), 0);
         EXPECT_EQ(st.st_mode & 07777, 0644u);
     }
     // An existing object is kept as it is (not verified, not rewritten).
-    std::string obj = dir_->path() + "/store/" + t->lookup("/f65")->payload;
+    std::string obj = dir_->path() + "/store/" + t->lookup("/f65")->payload();
     put(obj, "tampered");
     ASSERT_TRUE(scan_directory(src_, {}, &*store));
     EXPECT_EQ(*read_file_at(AT_FDCWD, obj), "tampered");
@@ -168,13 +168,13 @@ TEST_F(DirScannerTest, WalksTreesDeeperThanPathMax) {
     auto t = scan_directory(src_, ScanOptions{.threads = 2}, &sink);
     ASSERT_TRUE(t) << t.error().message;
     auto f = t->lookup(deep + "/file");
-    ASSERT_TRUE(f && f->fsverity);
-    EXPECT_EQ(*f->fsverity, crypto::fsverity_digest(std::string_view(data)));
+    ASSERT_TRUE(f && f->fsverity());
+    EXPECT_EQ(*f->fsverity(), crypto::fsverity_digest(std::string_view(data)));
     ASSERT_EQ(f->xattrs.size(), 1u);
     EXPECT_EQ(f->xattrs[0].name, "user.deep");
     auto l = t->lookup(deep + "/link");
     ASSERT_TRUE(l);
-    EXPECT_EQ(l->symlink_target, "file");
+    EXPECT_EQ(l->symlink_target(), "file");
     EXPECT_EQ(sink.bad, 0);
 }
 

@@ -53,10 +53,10 @@ TEST(DumpParser, ReadsEveryFieldOfARegularFile) {
     EXPECT_EQ(f->gid, 8u);
     EXPECT_EQ(f->mtime_sec, 12);
     EXPECT_EQ(f->mtime_nsec, 34u);  // "12.34" is 12 s + 34 ns, not a fraction
-    EXPECT_EQ(f->payload, "ab/cdef");
-    EXPECT_EQ(f->content, "hello");
-    ASSERT_TRUE(f->fsverity);
-    EXPECT_EQ(f->fsverity->hex(), std::string(64, 'a'));
+    EXPECT_EQ(f->payload(), "ab/cdef");
+    EXPECT_EQ(f->content(), "hello");
+    ASSERT_TRUE(f->fsverity());
+    EXPECT_EQ(f->fsverity()->hex(), std::string(64, 'a'));
     ASSERT_EQ(f->xattrs.size(), 2u);
     EXPECT_EQ(f->xattrs[0].value, "1=2");
     EXPECT_EQ(f->xattrs[1].value, "");
@@ -113,7 +113,7 @@ TEST(DumpParser, HardlinksShareTheInodeAndMayPointForward) {
     ASSERT_TRUE(t) << t.error().message;
     EXPECT_EQ(t->lookup("/a"), t->lookup("/b"));
     EXPECT_EQ(t->lookup("/b")->nlink, 2u);
-    EXPECT_EQ(t->lookup("/b")->primary_path, "/b");
+    EXPECT_EQ(t->lookup("/b")->primary_path(), "/b");
 }
 
 TEST(DumpWriter, PrintsDepthFirstSortedWithHardlinkLines) {
@@ -145,7 +145,7 @@ TEST(DumpWriter, OwnerFollowsPrimaryPathOrFirstName) {
     ASSERT_TRUE(t);
     std::string out = write_dump(*t);
     EXPECT_NE(out.find("/a 0 @100644 2 0 0 0 0.0 /b - -\n/b 0 100644 2"), std::string::npos) << out;
-    t->lookup("/b")->primary_path.clear();  // as an image reader: the first name owns it
+    t->lookup("/b")->set_primary_path({});  // as an image reader: the first name owns it
     out = write_dump(*t);
     EXPECT_NE(out.find("/a 0 100644 2 0 0 0 0.0 - - -\n/b 0 @100644 2 0 0 0 0.0 /a - -"), std::string::npos) << out;
 }

@@ -95,7 +95,7 @@ private:
         auto d = Inode::make(S_IFDIR);
         stamp(*d);
         auto* raw = d.get();
-        parent.children[name] = d;
+        parent.children()[name] = d;
         return raw;
     }
     void add_leaf(Inode& parent, const std::string& name) {
@@ -104,9 +104,9 @@ private:
             case 0: case 1: {  // inline content at and around the limits
                 i = Inode::make(S_IFREG);
                 size_t n = pick({1, 2, 64, 2047, 2048, 2049, 4095, 4096, 4097, 5000});
-                i->content = random_bytes(rng_() % 3 ? rng_() % 65 : n);
-                i->size = i->content->size();
-                if (i->size == 0) i->content.reset();
+                i->set_content(random_bytes(rng_() % 3 ? rng_() % 65 : n));
+                i->size = i->content()->size();
+                if (i->size == 0) i->set_content(std::nullopt);
                 break;
             }
             case 2: case 3: {  // external, in the object store
@@ -115,8 +115,8 @@ private:
                 if (rng_() % 5 == 0) i->size = uint64_t{1} << (30 + rng_() % 12);  // up to 2 TiB
                 crypto::Digest d;
                 for (auto& b : d.bytes) b = static_cast<uint8_t>(rng_());
-                i->payload = d.hex().substr(0, 2) + "/" + d.hex().substr(2);
-                if (rng_() % 3) i->fsverity = d;
+                i->set_payload(d.hex().substr(0, 2) + "/" + d.hex().substr(2));
+                if (rng_() % 3) i->set_fsverity(d);
                 break;
             }
             case 4: {
@@ -124,7 +124,7 @@ private:
                 size_t len = rng_() % 4 == 0 ? pick({4095, 4094, 4000, 3000, 2048}) : 1 + rng_() % 100;
                 std::string t = random_bytes(len);
                 for (auto& c : t) c = c == '\0' ? '/' : c;
-                i->symlink_target = t;
+                i->set_symlink_target(t);
                 i->size = t.size();
                 break;
             }
@@ -140,8 +140,8 @@ private:
             default: i = Inode::make(S_IFREG); break;  // empty file
         }
         stamp(*i);
-        parent.children[name] = std::move(i);
-        leaves_.push_back(parent.children[name]);
+        parent.children()[name] = std::move(i);
+        leaves_.push_back(parent.children()[name]);
     }
     void fill(Inode& dir, int depth, int n) {
         for (int k = 0; k < n; ++k) {
@@ -159,8 +159,8 @@ private:
             if (S_ISCHR(target->mode) && target->rdev == 0) continue;
             Inode* d = dirs[rng_() % dirs.size()];
             std::string name = "hl" + std::to_string(k);
-            if (d->children.count(name)) continue;
-            d->children[name] = target;
+            if (d->children().count(name)) continue;
+            d->children()[name] = target;
             target->nlink += 1;
             links_.push_back(target);
         }
@@ -168,15 +168,15 @@ private:
         std::map<Inode*, std::vector<std::string>> names;
         collect_names(t.root(), "", names);
         for (auto& [inode, paths] : names)
-            if (paths.size() > 1) inode->primary_path = paths[rng_() % paths.size()];
+            if (paths.size() > 1) inode->set_primary_path(paths[rng_() % paths.size()]);
     }
     void collect_dirs(Inode* d, std::vector<Inode*>& out) {
         out.push_back(d);
-        for (auto& [n, c] : d->children)
+        for (auto& [n, c] : d->children())
             if (c->is_dir()) collect_dirs(c.get(), out);
     }
     void collect_names(const InodePtr& d, const std::string& path, std::map<Inode*, std::vector<std::string>>& out) {
-        for (auto& [n, c] : d->children) {
+        for (auto& [n, c] : d->children()) {
             std::string p = path + "/" + n;
             if (c->is_dir()) collect_names(c, p, out);
             else out[c.get()].push_back(p);
@@ -231,24 +231,24 @@ TEST(ErofsProperty, RandomTreesRoundTripByteIdentically) {
 TEST(ErofsProperty, HardlinkOwnerThatIsNotTheFirstDepthFirstName) {
     Tree t;
     auto f = Inode::make(S_IFREG | 0644);
-    f->content = "data";
+    f->set_content("data");
     f->size = 4;
     f->nlink = 2;
     ASSERT_TRUE(t.mkdir_parents("/a/x"));
     ASSERT_TRUE(t.insert("/a/x", f));
     ASSERT_TRUE(t.insert("/b", f));
     ASSERT_TRUE(t.insert("/c", Inode::make(S_IFREG | 0600)));
-    f->primary_path = "/b";  // breadth-first: /b (depth 1) before /a/x (depth 2)
+    f->set_primary_path("/b");  // breadth-first: /b (depth 1) before /a/x (depth 2)
     auto img = write_erofs(t);
     ASSERT_TRUE(img);
     auto back = read_image(bytes(img->bytes), "hl");
     ASSERT_TRUE(back) << back.error().message;
     EXPECT_EQ(back->tree.lookup("/a/x"), back->tree.lookup("/b"));
-    EXPECT_EQ(back->tree.lookup("/b")->primary_path, "/b");
+    EXPECT_EQ(back->tree.lookup("/b")->primary_path(), "/b");
     auto again = write_erofs(back->tree);
     ASSERT_TRUE(again);
     EXPECT_TRUE(again->bytes == img->bytes);
-    f->primary_path = "/a/x";
+    f->set_primary_path("/a/x");
     auto other = write_erofs(t);
     ASSERT_TRUE(other);
     EXPECT_FALSE(other->bytes == img->bytes) << "the owner changes the layout, so this test means something";
@@ -259,7 +259,7 @@ TEST(ErofsProperty, NestingDeeperThanTheLimitIsRefused) {
     Inode* d = t.root().get();
     for (unsigned i = 0; i <= kMaxDepth; ++i) {
         auto c = Inode::make(S_IFDIR | 0755);
-        d->children["d"] = c;
+        d->children()["d"] = c;
         d = c.get();
     }
     auto img = write_erofs(t);
@@ -276,10 +276,10 @@ TEST(ErofsProperty, QuadraticPathGrowthIsBounded) {
     Inode* d = t.root().get();
     for (int i = 0; i < 1500; ++i) {
         auto c = Inode::make(S_IFDIR | 0755);
-        d->children[std::string(255, 'a' + i % 26)] = c;
+        d->children()[std::string(255, 'a' + i % 26)] = c;
         d = c.get();
     }
-    for (int i = 0; i < 3000; ++i) d->children[fmt::format("{:0255}", i)] = Inode::make(S_IFREG | 0644);
+    for (int i = 0; i < 3000; ++i) d->children()[fmt::format("{:0255}", i)] = Inode::make(S_IFREG | 0644);
     auto img = write_erofs(t);
     ASSERT_TRUE(img) << img.error().message;
     // ~1 GB of paths for a ~2 MB image.

@@ -79,21 +79,21 @@ TEST_F(MkfsErofsTest, ReadsEveryKindOfFile) {
     EXPECT_EQ(small->mode, S_IFREG | 04751);
     EXPECT_EQ(small->uid, 1234u);
     EXPECT_EQ(small->gid, 5678u);
-    EXPECT_EQ(small->content, "hello");
+    EXPECT_EQ(small->content(), "hello");
     EXPECT_EQ(small->size, 5u);
     EXPECT_EQ(small->mtime_sec, 1700000000);
     ASSERT_EQ(small->xattrs.size(), 1u);
     EXPECT_EQ(small->xattrs[0], (Xattr{"user.x", "val"}));
     auto big = t.lookup("/big");
-    ASSERT_TRUE(big && big->content);
-    EXPECT_EQ(big->content->size(), 5000u);
-    EXPECT_EQ(big->content->substr(4990), "yzabcdefgh");  // byte i is 'a' + i % 26
+    ASSERT_TRUE(big && big->content());
+    EXPECT_EQ(big->content()->size(), 5000u);
+    EXPECT_EQ(big->content()->substr(4990), "yzabcdefgh");  // byte i is 'a' + i % 26
     EXPECT_EQ(big->uid, 70000u);
     EXPECT_EQ(t.lookup("/sub/hard"), big) << "hardlinks share one inode";
     EXPECT_EQ(big->nlink, 2u);
     auto link = t.lookup("/link");
     ASSERT_TRUE(link);
-    EXPECT_EQ(link->symlink_target, "small");
+    EXPECT_EQ(link->symlink_target(), "small");
     EXPECT_EQ(link->mtime_sec, 1600000000);
     EXPECT_EQ(link->mtime_nsec, 250000000u);
     EXPECT_EQ(t.lookup("/chr")->rdev, 0x103u);
@@ -121,11 +121,11 @@ TEST_F(MkfsErofsTest, ChunkedFilesBecomeExternalWithPayloadAndDigest) {
     ASSERT_TRUE(r) << r.error().message;
     auto ext = r->tree.lookup("/ext");
     ASSERT_TRUE(ext);
-    EXPECT_FALSE(ext->content);
+    EXPECT_FALSE(ext->content());
     EXPECT_EQ(ext->size, 10000u);
-    EXPECT_EQ(ext->payload, "ab/cdef");
-    ASSERT_TRUE(ext->fsverity);
-    EXPECT_EQ(ext->fsverity->hex(), std::string(64, '7'));
+    EXPECT_EQ(ext->payload(), "ab/cdef");
+    ASSERT_TRUE(ext->fsverity());
+    EXPECT_EQ(ext->fsverity()->hex(), std::string(64, '7'));
     EXPECT_TRUE(ext->xattrs.empty());
     auto files = list_external_files(bytes(img), "mkfs");
     ASSERT_TRUE(files) << files.error().message;

@@ -40,25 +40,25 @@ std::string first_difference(const std::string& a, const std::string& b) {
 // without the opaque markers the writer puts on directories holding whiteouts, which
 // composefs-info prints too (FORMAT-NOTES §14).
 void normalize(const InodePtr& node, bool strip_v1_markers) {
-    auto& xs = node->xattrs;
+    auto& xs = node->xattrs.mut();
     if (strip_v1_markers && node->is_dir()) {
         bool has_whiteout = false;
-        for (const auto& [n, c] : node->children) has_whiteout |= S_ISCHR(c->mode) && c->rdev == 0;
+        for (const auto& [n, c] : node->children()) has_whiteout |= S_ISCHR(c->mode) && c->rdev == 0;
         if (has_whiteout)
             std::erase_if(xs, [](const Xattr& x) {
                 return x.value == "x" && (x.name == "trusted.overlay.opaque" || x.name == "user.overlay.opaque");
             });
     }
     std::sort(xs.begin(), xs.end(), [](const Xattr& a, const Xattr& b) { return a.name < b.name; });
-    for (const auto& [n, c] : node->children)
+    for (const auto& [n, c] : node->children())
         if (c->is_dir()) normalize(c, strip_v1_markers);
         else std::sort(c->xattrs.begin(), c->xattrs.end(), [](const Xattr& a, const Xattr& b) { return a.name < b.name; });
 }
 
 void count_external(const InodePtr& dir, size_t& n) {
-    for (const auto& [name, c] : dir->children) {
+    for (const auto& [name, c] : dir->children()) {
         if (c->is_dir()) count_external(c, n);
-        else if (c->is_reg() && c->size > 0 && !c->content) ++n;
+        else if (c->is_reg() && c->size > 0 && !c->content()) ++n;
     }
 }
 
@@ -102,8 +102,8 @@ TEST(ErofsRoundTrip, EveryVectorImageReadsBackToTheSameBytesAndDump) {
         for (const auto& f : *ext) {
             auto node = back->tree.lookup(f.path);
             ASSERT_TRUE(node) << f.path;
-            EXPECT_EQ(f.payload, node->payload);
-            EXPECT_EQ(f.fsverity, node->fsverity);
+            EXPECT_EQ(f.payload, node->payload());
+            EXPECT_EQ(f.fsverity, node->fsverity());
         }
 
         // dump -> image with the version the reader reports (what `imgctl dump` + `compose

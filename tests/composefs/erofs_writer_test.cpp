@@ -207,7 +207,7 @@ TEST(ErofsWriter, InlineContentUsesBlocksAndTailsAsDocumented) {
         std::string c;
         for (size_t i = 0; i < size; ++i) c += static_cast<char>('a' + i % 23);
         auto f = file(S_IFREG | 0644, size);
-        f->content = c;
+        f->set_content(c);
         std::string name = fmt::format("f{}", size);
         contents[name] = c;
         ASSERT_TRUE(t.insert("/" + name, f));
@@ -240,11 +240,11 @@ TEST(ErofsWriter, TailsNeverCrossBlockBoundaries) {
         InodePtr n;
         if (i % 3 == 0) {
             n = file(S_IFLNK | 0777);
-            n->symlink_target = std::string(100 + (i * 37) % 3900, 't');
-            n->size = n->symlink_target.size();
+            n->set_symlink_target(std::string(100 + (i * 37) % 3900, 't'));
+            n->size = n->symlink_target().size();
         } else if (i % 3 == 1) {
             n = file(S_IFREG | 0644, 1 + (i * 53) % 2000);
-            n->content = std::string(n->size, 'c');
+            n->set_content(std::string(n->size, 'c'));
         } else {
             n = file(S_IFREG | 0644, 100000);
         }
@@ -252,7 +252,7 @@ TEST(ErofsWriter, TailsNeverCrossBlockBoundaries) {
         ASSERT_TRUE(t.insert(fmt::format("/n{:03}", i), n));
     }
     auto long_link = file(S_IFLNK | 0777);
-    long_link->symlink_target = std::string(4095, 'L');
+    long_link->set_symlink_target(std::string(4095, 'L'));
     long_link->size = 4095;
     ASSERT_TRUE(t.insert("/zlong", long_link));
     Image img = write(t);
@@ -262,7 +262,7 @@ TEST(ErofsWriter, TailsNeverCrossBlockBoundaries) {
         Decoded d = decode(img.bytes, e.nid);
         if (e.name == "zlong") {
             EXPECT_EQ(d.layout, 0u);
-            EXPECT_EQ(img.bytes.substr(uint64_t{d.u} * 4096, 4095), long_link->symlink_target);
+            EXPECT_EQ(img.bytes.substr(uint64_t{d.u} * 4096, 4095), long_link->symlink_target());
             continue;
         }
         uint64_t tail = S_ISLNK(d.mode) ? d.size : S_ISREG(d.mode) && d.layout == 4 ? 4 : d.size % 4096;
@@ -277,11 +277,11 @@ TEST(ErofsWriter, TailsNeverCrossBlockBoundaries) {
 TEST(ErofsWriter, ExternalFilesGetChunksMetacopyAndRedirect) {
     Tree t;
     auto f = file(S_IFREG | 0755, 10000);
-    f->payload = "ab/cdef";
-    f->fsverity = crypto::Digest::from_hex(std::string(62, '0') + "7f");
+    f->set_payload("ab/cdef");
+    f->set_fsverity(crypto::Digest::from_hex(std::string(62, '0') + "7f"));
     auto g = file(S_IFREG | 0644, 5);  // external without digest or payload
     auto h = file(S_IFREG | 0644, 1);
-    h->payload = "/abs";
+    h->set_payload("/abs");
     auto e = file(S_IFREG | 0644, 0);
     ASSERT_TRUE(t.insert("/f", f) && t.insert("/g", g) && t.insert("/h", h) && t.insert("/e", e));
     Image img = write(t);
@@ -399,9 +399,9 @@ TEST(ErofsWriter, HardlinksShareOneInodePlacedAtTheOwner) {
         Tree t;
         ASSERT_TRUE(t.insert("/a", file(S_IFDIR | 0755)));
         auto f = file(S_IFREG | 0644, 3);
-        f->content = "abc";
+        f->set_content("abc");
         f->nlink = 2;
-        f->primary_path = owner;
+        f->set_primary_path(owner);
         ASSERT_TRUE(t.insert("/a/x", f) && t.insert("/0", f));
         Image img = write(t);
         uint64_t root_nid = 36, znid = 0, anid = 0;
@@ -438,7 +438,7 @@ TEST(ErofsWriter, RefusesTreesItCannotWrite) {
         (void)t.insert("/d", d);
         (void)t.insert("/e", d);
     }, EMLINK);
-    check([](Tree& t) { t.root()->children.emplace("a/b", file(S_IFREG | 0644)); }, EINVAL);
+    check([](Tree& t) { t.root()->children().emplace("a/b", file(S_IFREG | 0644)); }, EINVAL);
     EXPECT_FALSE(write_erofs(Tree(), ErofsOptions{.min_version = 2, .max_version = 2}));
 }
 
@@ -448,12 +448,12 @@ TEST(ErofsWriter, WritesATreeOf100kEntriesQuickly) {
         auto dir = file(S_IFDIR | 0755);
         for (int f = 0; f < 1000; ++f) {
             auto n = file(S_IFREG | 0644, 4096 + f);
-            n->payload = fmt::format("{:02x}/{:062x}", f % 256, d * 1000 + f);
+            n->set_payload(fmt::format("{:02x}/{:062x}", f % 256, d * 1000 + f));
             n->xattrs.push_back({"security.selinux", "system_u:object_r:usr_t:s0"});
             n->mtime_sec = f;
-            dir->children.emplace(fmt::format("file-{}", f), n);
+            dir->children().emplace(fmt::format("file-{}", f), n);
         }
-        t.root()->children.emplace(fmt::format("dir-{}", d), dir);
+        t.root()->children().emplace(fmt::format("dir-{}", d), dir);
     }
     auto start = std::chrono::steady_clock::now();
     auto img = write_erofs(t);

@@ -32,21 +32,21 @@ void list(const InodePtr& node, const std::string& path, const ListingOptions& o
     if (!n.is_dir() || o.nlink_dirs) out += fmt::format(" nlink={}", n.nlink);
     if (!n.is_dir() || o.dir_sizes) out += fmt::format(" size={}", n.size);
     if (S_ISCHR(n.mode) || S_ISBLK(n.mode)) out += fmt::format(" rdev={}", n.rdev);
-    if (n.is_symlink()) out += " target=" + quote(n.symlink_target);
-    if (n.content) out += " content=" + quote(*n.content);
-    if (!n.payload.empty()) out += " payload=" + quote(n.payload);
-    if (n.fsverity) out += " verity=" + n.fsverity->hex();
+    if (n.is_symlink()) out += " target=" + quote(n.symlink_target());
+    if (n.content()) out += " content=" + quote(*n.content());
+    if (!n.payload().empty()) out += " payload=" + quote(n.payload());
+    if (n.fsverity()) out += " verity=" + n.fsverity()->hex();
     std::map<std::string, std::string> xs;
     for (const auto& x : n.xattrs) xs[x.name] = x.value;
     bool has_whiteout = false;
-    for (const auto& [name, c] : n.children) has_whiteout |= S_ISCHR(c->mode) && c->rdev == 0;
+    for (const auto& [name, c] : n.children()) has_whiteout |= S_ISCHR(c->mode) && c->rdev == 0;
     if (o.strip_v1_markers && has_whiteout) {
         for (const char* m : {"trusted.overlay.opaque", "user.overlay.opaque"})
             if (auto x = xs.find(m); x != xs.end() && x->second == "x") xs.erase(x);
     }
     for (const auto& [k, v] : xs) out += " " + quote(k) + "=" + quote(v);
     out += "\n";
-    for (const auto& [name, child] : n.children) list(child, path == "/" ? "/" + name : path + "/" + name, o, seen, out);
+    for (const auto& [name, child] : n.children()) list(child, path == "/" ? "/" + name : path + "/" + name, o, seen, out);
 }
 
 }  // namespace

@@ -135,24 +135,24 @@ TEST(LayerApplier, BuildsTreeWithAllFileTypes) {
     EXPECT_EQ(etc->mode, S_IFDIR | 0750);
     EXPECT_EQ(etc->uid, 5u);
     auto small = t.lookup("etc/small");
-    ASSERT_TRUE(small && small->content);
-    EXPECT_EQ(*small->content, "hello\n");
+    ASSERT_TRUE(small && small->content());
+    EXPECT_EQ(*small->content(), "hello\n");
     EXPECT_EQ(small->mtime_sec, 1700000000);
     EXPECT_EQ(small->mtime_nsec, 123456789u);
     auto empty = t.lookup("etc/empty");
     ASSERT_TRUE(empty);
-    EXPECT_FALSE(empty->content);
-    EXPECT_TRUE(empty->payload.empty());
+    EXPECT_FALSE(empty->content());
+    EXPECT_TRUE(empty->payload().empty());
     auto big = t.lookup("usr/bin/big");
     ASSERT_TRUE(big);
     EXPECT_EQ(big, t.lookup("usr/bin/link"));  // hardlink = same inode
     EXPECT_EQ(big->nlink, 2u);
     auto d = crypto::fsverity_digest(kBig);
-    EXPECT_EQ(big->fsverity, d);
-    EXPECT_EQ(big->payload, d.hex().substr(0, 2) + "/" + d.hex().substr(2));
+    EXPECT_EQ(big->fsverity(), d);
+    EXPECT_EQ(big->payload(), d.hex().substr(0, 2) + "/" + d.hex().substr(2));
     EXPECT_EQ(sink.objects.at(d.hex()), kBig);
     ASSERT_EQ(big->xattrs.size(), 2u);
-    EXPECT_EQ(t.lookup("usr/lib")->symlink_target, "../lib");
+    EXPECT_EQ(t.lookup("usr/lib")->symlink_target(), "../lib");
     EXPECT_EQ(t.lookup("dev/null")->rdev, makedev(1, 3));
     EXPECT_TRUE(S_ISFIFO(t.lookup("run/fifo")->mode));
     EXPECT_TRUE(t.lookup("usr")->is_dir());  // implicit parent
@@ -194,7 +194,7 @@ TEST(LayerApplier, AppliesWhiteoutsOpaqueDirsAndCrossLayerHardlinks) {
     // A third layer replaces f: the link breaks, g keeps the old content.
     ASSERT_TRUE(apply_tar(ap, make_tar({{.name = "f", .data = "new"}})));
     ap.finalize();
-    EXPECT_EQ(*t.lookup("f")->content, "new");
+    EXPECT_EQ(*t.lookup("f")->content(), "new");
     EXPECT_EQ(t.lookup("g")->nlink, 1u);
     EXPECT_EQ(t.lookup("g")->size, kBig.size());
 }
@@ -387,12 +387,12 @@ void expect_same_tree(const Tree& a, const Tree& b) {
             EXPECT_EQ(x.size, y.size) << p;
             EXPECT_EQ(x.nlink, y.nlink) << p;
             EXPECT_EQ(x.xattrs, y.xattrs) << p;
-            EXPECT_EQ(x.symlink_target, y.symlink_target) << p;
-            EXPECT_EQ(x.content, y.content) << p;
-            EXPECT_EQ(x.payload, y.payload) << p;
-            EXPECT_EQ(x.fsverity, y.fsverity) << p;
-            ASSERT_EQ(x.children.size(), y.children.size()) << p;
-            for (auto ix = x.children.begin(), iy = y.children.begin(); ix != x.children.end(); ++ix, ++iy) {
+            EXPECT_EQ(x.symlink_target(), y.symlink_target()) << p;
+            EXPECT_EQ(x.content(), y.content()) << p;
+            EXPECT_EQ(x.payload(), y.payload()) << p;
+            EXPECT_EQ(x.fsverity(), y.fsverity()) << p;
+            ASSERT_EQ(x.children().size(), y.children().size()) << p;
+            for (auto ix = x.children().begin(), iy = y.children().begin(); ix != x.children().end(); ++ix, ++iy) {
                 ASSERT_EQ(ix->first, iy->first) << p;
                 std::string cp = p + "/" + ix->first;
                 auto [fa, new_a] = seen_a.emplace(ix->second.get(), cp);

@@ -37,9 +37,9 @@ TEST_P(StoreSinkThreads, CommitsAndFillsEveryNode) {
     ASSERT_TRUE(st->commit_batch());
     for (auto& [node, content] : files) {
         auto d = crypto::fsverity_digest(content);
-        ASSERT_EQ(node->fsverity, d);
-        EXPECT_EQ(node->payload, store::Store::object_path(d));
-        auto got = read_file_at(st->objects_dir_fd(), node->payload);
+        ASSERT_EQ(node->fsverity(), d);
+        EXPECT_EQ(node->payload(), store::Store::object_path(d));
+        auto got = read_file_at(st->objects_dir_fd(), node->payload());
         ASSERT_TRUE(got);
         EXPECT_EQ(*got, content);
     }

@@ -129,38 +129,38 @@ TEST_P(CommitReaderTest, BuildsTheTreeOfTheCommit) {
     ASSERT_TRUE(big);
     EXPECT_EQ(big->mode, S_IFREG | 04755u);
     EXPECT_EQ(big->size, 100000u);
-    ASSERT_TRUE(big->fsverity);
-    EXPECT_EQ(sink.objects.at(*big->fsverity), std::string(100000, 'a'));
-    EXPECT_EQ(big->payload, big->fsverity->hex().substr(0, 2) + "/" + big->fsverity->hex().substr(2));
+    ASSERT_TRUE(big->fsverity());
+    EXPECT_EQ(sink.objects.at(*big->fsverity()), std::string(100000, 'a'));
+    EXPECT_EQ(big->payload(), big->fsverity()->hex().substr(0, 2) + "/" + big->fsverity()->hex().substr(2));
     EXPECT_EQ(big->xattrs, (std::vector<composefs::Xattr>{{"security.selinux", std::string("system_u:object_r:bin_t:s0")}}));
     EXPECT_EQ(big->mtime_sec, 0);
 
     auto small = t.lookup("small");
     ASSERT_TRUE(small);
-    EXPECT_EQ(small->content, "hello\n");
-    EXPECT_TRUE(small->payload.empty());
+    EXPECT_EQ(small->content(), "hello\n");
+    EXPECT_TRUE(small->payload().empty());
     EXPECT_EQ(small->xattrs, (std::vector<composefs::Xattr>{{"user.test", "hello"}}));
-    EXPECT_EQ(t.lookup("exact64")->content, std::string(64, 'b'));
+    EXPECT_EQ(t.lookup("exact64")->content(), std::string(64, 'b'));
     auto over = t.lookup("over64");
-    EXPECT_FALSE(over->content);
-    EXPECT_EQ(sink.objects.at(*over->fsverity), std::string(65, 'c'));
+    EXPECT_FALSE(over->content());
+    EXPECT_EQ(sink.objects.at(*over->fsverity()), std::string(65, 'c'));
     EXPECT_EQ(over->uid, 1234u);
     EXPECT_EQ(over->gid, 5678u);
     EXPECT_EQ(t.lookup("empty")->size, 0u);
-    EXPECT_FALSE(t.lookup("empty")->content);
+    EXPECT_FALSE(t.lookup("empty")->content());
 
     // Same content and metadata: one OSTree object, one inode with two names.
     EXPECT_EQ(t.lookup("hard1"), t.lookup("hard2"));
     EXPECT_EQ(t.lookup("hard1")->nlink, 2u);
     EXPECT_EQ(sink.objects.size(), 3u);  // big, over64, hard1/2
 
-    EXPECT_EQ(t.lookup("link")->symlink_target, "small");
+    EXPECT_EQ(t.lookup("link")->symlink_target(), "small");
     // Identical symlinks are one OSTree object but separate inodes (docs/ostree.md).
     EXPECT_NE(t.lookup("link"), t.lookup("link2"));
-    EXPECT_EQ(t.lookup("link2")->symlink_target, "small");
+    EXPECT_EQ(t.lookup("link2")->symlink_target(), "small");
     EXPECT_EQ(t.lookup("link2")->nlink, 1u);
     EXPECT_EQ(t.lookup("link")->size, 5u);
-    EXPECT_EQ(t.lookup("dangling")->symlink_target, "/nonexistent/target");
+    EXPECT_EQ(t.lookup("dangling")->symlink_target(), "/nonexistent/target");
     EXPECT_TRUE(t.lookup("odd dir/sp ace:colon\\back ü"));
 
     auto priv = t.lookup("private");
@@ -168,7 +168,7 @@ TEST_P(CommitReaderTest, BuildsTheTreeOfTheCommit) {
     EXPECT_EQ(priv->xattrs, (std::vector<composefs::Xattr>{{"user.dir", "d"}}));
 
     // /usr/etc is the deployment's /etc.
-    EXPECT_EQ(t.lookup("etc/hostname")->content, "myhost\n");
+    EXPECT_EQ(t.lookup("etc/hostname")->content(), "myhost\n");
     EXPECT_FALSE(t.lookup("usr/etc"));
     EXPECT_EQ(r->stats.files, 9u);
     EXPECT_EQ(r->stats.external, 3u);
@@ -184,7 +184,7 @@ TEST_P(CommitReaderTest, BuildsTheTreeOfTheCommit) {
     auto raw = read_commit_tree(*repo, *info, sink1, ReadOptions{.map_usr_etc = false, .threads = 1});
     ASSERT_TRUE(raw);
     EXPECT_EQ(sink1.objects, sink.objects);
-    EXPECT_EQ(raw->tree.lookup("usr/bin/big")->fsverity, big->fsverity);
+    EXPECT_EQ(raw->tree.lookup("usr/bin/big")->fsverity(), big->fsverity());
     EXPECT_EQ(raw->tree.lookup("hard2")->nlink, 2u);
     EXPECT_TRUE(raw->tree.lookup("usr/etc/hostname"));
     EXPECT_FALSE(raw->tree.lookup("etc"));
