@@ -90,11 +90,9 @@ int parse(int argc, char** argv, PullArgs& a) {
             case 'q':
             case kQuiet: Progress::disable_tty_bar(); break;
             case kProgressFd: {
-                char* end = nullptr;
-                long n = std::strtol(optarg, &end, 10);
-                if (*end != '\0' || n < 0 || n > 1 << 20)
-                    return usage_error("pull", fmt::format("bad --progress-fd '{}'", optarg));
-                a.progress_fd = static_cast<int>(n);
+                auto fd = parse_progress_fd(optarg);
+                if (!fd) return usage_error("pull", fmt::format("bad --progress-fd '{}'", optarg));
+                a.progress_fd = *fd;
                 break;
             }
             default: return usage_error("pull", fmt::format("unknown option '{}'", argv[optind - 1]));
@@ -117,10 +115,7 @@ int run_pull(int argc, char** argv) {
     }
     PullArgs a;
     if (int rc = parse(argc, argv, a); rc != kExitOk) return rc;
-    if (a.progress_fd >= 0) {
-        if (auto o = progress_events::open(a.progress_fd); !o) return usage_error("pull", o.error().message);
-        progress_events::start("pull", a.source);
-    }
+    if (int rc = open_progress_fd(a.progress_fd, "pull", a.source); rc != kExitOk) return rc;
     // Every failure from here on also ends the progress stream.
     auto fail = [](Error e) {
         progress_events::end_error(e.message);

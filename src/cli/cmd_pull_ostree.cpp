@@ -79,11 +79,9 @@ int run_pull_ostree(int argc, char** argv) {
             case 'q':
             case kQuiet: Progress::disable_tty_bar(); break;
             case kProgressFd: {
-                char* end = nullptr;
-                long n = std::strtol(optarg, &end, 10);
-                if (*end != '\0' || n < 0 || n > 1 << 20)
-                    return usage_error("pull-ostree", fmt::format("bad --progress-fd '{}'", optarg));
-                progress_fd = static_cast<int>(n);
+                auto fd = parse_progress_fd(optarg);
+                if (!fd) return usage_error("pull-ostree", fmt::format("bad --progress-fd '{}'", optarg));
+                progress_fd = *fd;
                 break;
             }
             default: return usage_error("pull-ostree", fmt::format("unknown option '{}'", argv[optind - 1]));
@@ -95,10 +93,7 @@ int run_pull_ostree(int argc, char** argv) {
     if (src->kind == ostree::OstreeSource::Kind::Local && !opts.pull.gpg_keyring_file.empty())
         return usage_error("pull-ostree", "--gpg-keyring applies to URLs only (a local repository is read in place)");
 
-    if (progress_fd >= 0) {
-        if (auto o = progress_events::open(progress_fd); !o) return usage_error("pull-ostree", o.error().message);
-        progress_events::start("pull", argv[optind]);
-    }
+    if (int rc = open_progress_fd(progress_fd, "pull-ostree", argv[optind]); rc != kExitOk) return rc;
     auto fail = [](Error e) {
         progress_events::end_error(e.message);
         return cli::fail(std::move(e));

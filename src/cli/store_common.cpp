@@ -2,7 +2,10 @@
 
 #include <sys/stat.h>
 
+#include <cstdlib>
+
 #include "base/log.hpp"
+#include "base/progress_events.hpp"
 #include "cli/command.hpp"
 
 namespace imgctl::cli {
@@ -49,6 +52,24 @@ Result<store::Store> open_store(const RepoOptions& o, store::LockMode mode) {
 int fail(const Error& e) {
     log_error("cli", "{}", e.message);
     return kExitFailure;
+}
+
+}  // namespace imgctl::cli
+
+namespace imgctl::cli {
+
+std::optional<int> parse_progress_fd(const char* arg) {
+    char* end = nullptr;
+    long n = std::strtol(arg, &end, 10);
+    if (end == arg || *end != '\0' || n < 0 || n > (1 << 20)) return std::nullopt;
+    return static_cast<int>(n);
+}
+
+int open_progress_fd(int fd, const char* verb, std::string_view source) {
+    if (fd < 0) return kExitOk;
+    if (auto o = progress_events::open(fd); !o) return usage_error(verb, o.error().message);
+    progress_events::start("pull", source);
+    return kExitOk;
 }
 
 }  // namespace imgctl::cli

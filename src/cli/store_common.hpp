@@ -1,4 +1,6 @@
 #pragma once
+
+#include <optional>
 // Options every store verb shares (--repo, --sysroot, --no-wait) and opening the store.
 
 #include <getopt.h>
@@ -49,5 +51,11 @@ Result<store::Store> open_store(const RepoOptions& o, store::LockMode mode);
 
 /// Logs `e` once as the final error and returns kExitFailure.
 int fail(const Error& e);
+
+/// The N of `--progress-fd N` (0 to 2^20), or nullopt when it is not such a number.
+std::optional<int> parse_progress_fd(const char* arg);
+/// When `fd` >= 0: opens the progress_events channel on it and sends the start line for
+/// `source`. Returns kExitOk, or a usage error's exit code (fd not open for writing).
+int open_progress_fd(int fd, const char* verb, std::string_view source);
 
 }  // namespace imgctl::cli
