@@ -223,7 +223,9 @@ Result<void> build_tree(store::Store& st, ImageSource& src, const Reference& ref
         else total += static_cast<uint64_t>(l.size);
     }
     std::optional<Progress> bar;
-    if (opts.show_progress && src.is_remote() && total > 0) bar.emplace(ref.to_string(), total, "download");
+    // The bar draws only on a TTY (and not after Progress::disable_tty_bar, i.e. --quiet); it also
+    // feeds --progress-fd.
+    if (src.is_remote() && total > 0) bar.emplace(ref.to_string(), total, "download");
     LayerFetcher fetcher(src, st.dir_fd("tmp"), layers, skip, opts.max_connections, [&bar](int64_t d) {
         if (bar && d > 0) bar->add(static_cast<uint64_t>(d));
     });

@@ -27,7 +27,6 @@ struct PullOptions {
     std::string ref_name;              ///< store ref to set; default Reference::store_ref_name()
     std::string source;                ///< the reference as the user wrote it (for metadata)
     unsigned max_connections = 3;      ///< layers downloaded at once
-    bool show_progress = true;         ///< a bar on a TTY (base/progress.hpp); silent otherwise
 };
 
 struct PullResult {
