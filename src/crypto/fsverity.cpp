@@ -4,12 +4,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <cstring>
 #include <thread>
 
 #include "base/file_util.hpp"
 #include "crypto/sha256.hpp"
+#include "crypto/sha256_ni.hpp"
 
 namespace imgctl::crypto {
 
@@ -78,13 +80,45 @@ private:
     Digest root_;
 };
 
+// The padding block that ends the SHA-256 message of one whole 4096-byte block (length 32768 bits).
+constexpr std::array<std::byte, 64> make_pad4096() {
+    std::array<std::byte, 64> b{};
+    b[0] = std::byte{0x80};
+    b[62] = std::byte{0x80};  // 4096 * 8 = 0x8000, big-endian in the last 8 bytes
+    return b;
+}
+alignas(64) constexpr std::array<std::byte, 64> kPad4096 = make_pad4096();
+
 Digest hash_block(Sha256& sha, std::span<const std::byte> block) {
+    if (block.size() == kBlock && detail::sha_ni_enabled()) {
+        detail::Sha256State st = detail::kSha256Initial;
+        detail::sha256_ni_blocks(st, block.data(), kBlock / 64);
+        detail::sha256_ni_blocks(st, kPad4096.data(), 1);
+        return detail::sha256_state_digest(st);
+    }
     sha.update(block);
     if (block.size() < kBlock) {
         static const std::byte kZeros[kBlock] = {};
         sha.update(std::span(kZeros, kBlock - block.size()));
     }
     return sha.finish();
+}
+
+// Hashes the whole 4096-byte blocks of `data` (its size is a multiple of kBlock) into `out`,
+// two at a time with SHA-NI (the two streams interleave: about 1.3x the speed of one).
+template <typename Out>
+void hash_blocks(Sha256& sha, std::span<const std::byte> data, Out&& out) {
+    if (detail::sha_ni_enabled()) {
+        while (data.size() >= 2 * kBlock) {
+            detail::Sha256State a = detail::kSha256Initial, b = detail::kSha256Initial;
+            detail::sha256_ni_blocks_x2(a, data.data(), b, data.data() + kBlock, kBlock / 64);
+            detail::sha256_ni_blocks_x2(a, kPad4096.data(), b, kPad4096.data(), 1);
+            out(detail::sha256_state_digest(a));
+            out(detail::sha256_state_digest(b));
+            data = data.subspan(2 * kBlock);
+        }
+    }
+    for (; !data.empty(); data = data.subspan(kBlock)) out(hash_block(sha, data.first(kBlock)));
 }
 
 Digest descriptor_digest(uint64_t size, const Digest& root) {
@@ -125,10 +159,9 @@ void FsVerityHasher::update(std::span<const std::byte> data) {
         s.tree.push_block_hash(hash_block(s.sha, s.partial));
         s.partial.clear();
     }
-    while (data.size() >= kBlock) {
-        s.tree.push_block_hash(hash_block(s.sha, data.first(kBlock)));
-        data = data.subspan(kBlock);
-    }
+    size_t whole = data.size() / kBlock * kBlock;
+    hash_blocks(s.sha, data.first(whole), [&s](const Digest& h) { s.tree.push_block_hash(h); });
+    data = data.subspan(whole);
     s.partial.assign(data.begin(), data.end());
 }
 
@@ -214,8 +247,9 @@ Result<Digest> fsverity_digest_fd(int fd, unsigned threads) {
                         errors[t] = n ? make_error(EIO, "file shrank while it was being hashed") : n.error();
                         return;
                     }
-                    for (size_t p = 0; p < want; p += kBlock, ++b)
-                        hashes[b] = hash_block(sha, std::span(buf.data() + p, std::min(kBlock, want - p)));
+                    size_t whole = want / kBlock * kBlock;
+                    hash_blocks(sha, std::span(buf.data(), whole), [&](const Digest& h) { hashes[b++] = h; });
+                    if (whole < want) hashes[b++] = hash_block(sha, std::span(buf.data() + whole, want - whole));
                 }
             });
         }

@@ -1,11 +1,13 @@
 #include "crypto/sha256.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 
 #include <openssl/evp.h>
 
 #include "base/hex.hpp"
+#include "crypto/sha256_ni.hpp"
 
 namespace imgctl::crypto {
 
@@ -31,12 +33,51 @@ std::optional<Digest> Digest::from_hex(std::string_view hex) {
     return d;
 }
 
+// With SHA-NI (sha256_ni.hpp) the state and the partial block are kept here; without it, an
+// OpenSSL EVP context does the work.
 struct Sha256::Impl {
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    bool ni = detail::sha_ni_enabled();
+    EVP_MD_CTX* ctx = nullptr;
+    detail::Sha256State state = detail::kSha256Initial;
+    uint64_t total = 0;
+    size_t buffered = 0;
+    std::byte buf[64];
+
     Impl() {
+        if (ni) return;
+        ctx = EVP_MD_CTX_new();
         if (!ctx || !EVP_DigestInit_ex(ctx, sha256_md(), nullptr)) std::abort();  // out of memory
     }
     ~Impl() { EVP_MD_CTX_free(ctx); }
+
+    void update_ni(const std::byte* p, size_t n) {
+        total += n;
+        if (buffered > 0) {
+            size_t take = std::min(n, sizeof buf - buffered);
+            std::memcpy(buf + buffered, p, take);
+            buffered += take;
+            p += take;
+            n -= take;
+            if (buffered < sizeof buf) return;
+            detail::sha256_ni_blocks(state, buf, 1);
+            buffered = 0;
+        }
+        if (n >= 64) {
+            detail::sha256_ni_blocks(state, p, n / 64);
+            p += n / 64 * 64;
+            n %= 64;
+        }
+        std::memcpy(buf, p, n);
+        buffered = n;
+    }
+    Digest finish_ni() {
+        detail::sha256_ni_finish(state, buf, buffered, total);
+        Digest d = detail::sha256_state_digest(state);
+        state = detail::kSha256Initial;
+        total = 0;
+        buffered = 0;
+        return d;
+    }
 };
 
 Sha256::Sha256() : impl_(std::make_unique<Impl>()) {}
@@ -45,12 +86,17 @@ Sha256::Sha256(Sha256&&) noexcept = default;
 Sha256& Sha256::operator=(Sha256&&) noexcept = default;
 
 void Sha256::update(std::span<const std::byte> data) {
-    if (!data.empty()) EVP_DigestUpdate(impl_->ctx, data.data(), data.size());
+    if (data.empty()) return;
+    if (impl_->ni)
+        impl_->update_ni(data.data(), data.size());
+    else
+        EVP_DigestUpdate(impl_->ctx, data.data(), data.size());
 }
 
 void Sha256::update(std::string_view data) { update(std::as_bytes(std::span(data.data(), data.size()))); }
 
 Digest Sha256::finish() {
+    if (impl_->ni) return impl_->finish_ni();
     Digest d;
     unsigned len = 0;
     EVP_DigestFinal_ex(impl_->ctx, d.bytes.data(), &len);
@@ -60,6 +106,13 @@ Digest Sha256::finish() {
 }
 
 Digest Sha256::of(std::span<const std::byte> data) {
+    if (detail::sha_ni_enabled()) {
+        detail::Sha256State s = detail::kSha256Initial;
+        size_t full = data.size() / 64;
+        if (full > 0) detail::sha256_ni_blocks(s, data.data(), full);
+        detail::sha256_ni_finish(s, data.data() + full * 64, data.size() % 64, data.size());
+        return detail::sha256_state_digest(s);
+    }
     Digest d;
     unsigned len = 0;
     EVP_Digest(data.data(), data.size(), d.bytes.data(), &len, sha256_md(), nullptr);
