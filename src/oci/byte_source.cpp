@@ -154,7 +154,7 @@ Result<size_t> LayerStream::decode(std::span<std::byte> out) {
             produced = ob.pos;
         }
         if (produced > 0) {
-            diff_hash_.update(std::span<const std::byte>(out.data(), produced));
+            if (diff_id_ && !hash_lent_) diff_hash_.update(std::span<const std::byte>(out.data(), produced));
             return produced;
         }
         if (compression_ == Compression::None && *avail == 0) {
@@ -164,7 +164,14 @@ Result<size_t> LayerStream::decode(std::span<std::byte> out) {
     }
 }
 
+crypto::Sha256* LayerStream::lend_uncompressed_hash() {
+    if (!diff_id_) return nullptr;
+    hash_lent_ = true;
+    return &diff_hash_;
+}
+
 Result<void> LayerStream::finish() {
+    hash_lent_ = false;
     std::unique_ptr<std::byte[]> buf(new std::byte[kInSize]);
     while (!failed_) {
         auto n = read({buf.get(), kInSize});

@@ -66,6 +66,11 @@ public:
     /// of the decoding error, as the more basic cause.
     Result<void> finish();
     uint64_t compressed_bytes() const { return compressed_bytes_; }
+    /// Hands the SHA-256 of the uncompressed bytes to another stage (PrefetchSource's tap),
+    /// which then feeds it every byte read() returns; nullptr when there is no diff_id to check.
+    /// Until take_back_uncompressed_hash(), read() does not hash them itself.
+    crypto::Sha256* lend_uncompressed_hash();
+    void take_back_uncompressed_hash() { hash_lent_ = false; }
 
 private:
     Result<size_t> decode(std::span<std::byte> out);
@@ -81,6 +86,7 @@ private:
     std::unique_ptr<std::byte[]> in_;
     size_t in_pos_ = 0, in_len_ = 0;
     bool raw_eof_ = false, done_ = false;
+    bool hash_lent_ = false;
     std::optional<Error> failed_;  ///< the first error read() returned; returned again after
     uint64_t compressed_bytes_ = 0;
 };

@@ -186,11 +186,13 @@ Result<std::string> apply_fetched(store::Store& st, LayerApplier& applier, ByteS
     std::vector<LayerEntry> entries;
     Result<LayerStats> stats = make_error(ECANCELED, "not applied");
     {
-        // Two pipeline stages: reading, decompressing and hashing on one thread, tar parsing and
-        // object writing on this one (docs/oci.md, "Performance").
-        PrefetchSource ahead(stream);
+        // Three pipeline stages: reading and decompressing on one thread, the SHA-256 of the tar
+        // for the diff_id on another, tar parsing and object writing on this one (docs/oci.md,
+        // "Performance").
+        PrefetchSource ahead(stream, 256 * 1024, 8, stream.lend_uncompressed_hash());
         stats = applier.apply(ahead, &entries);
     }
+    stream.take_back_uncompressed_hash();
     auto fin = stream.finish();
     // A damaged blob shows up as a tar or decompression error first: name the cause.
     if (!fin) return std::move(fin).error();

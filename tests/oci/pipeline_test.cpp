@@ -120,6 +120,34 @@ TEST(PrefetchSource, StopsEarlyWithoutReadingEverything) {
     EXPECT_LT(inner.pos_, data.size()) << "read-ahead is bounded by its buffers";
 }
 
+// The tap (the diff_id's hasher) sees every byte the inner source produced, in order, whether
+// the consumer reads all of it, reads in odd sizes, or stops early.
+TEST(PrefetchSource, TheTapHashesEveryByteTheInnerSourceProduced) {
+    std::string data = pattern(3000017);
+    for (size_t chunk : {13u, 4096u, 1u << 20}) {
+        ChunkSource inner(data, 7001, false);
+        crypto::Sha256 tap;
+        {
+            PrefetchSource ahead(inner, 4096, 3, &tap);
+            auto got = read_all_of(ahead, chunk);
+            ASSERT_TRUE(got) << got.error().message;
+            EXPECT_EQ(*got, data) << "chunk " << chunk;
+        }
+        EXPECT_EQ(tap.finish(), crypto::Sha256::of(data)) << "chunk " << chunk;
+    }
+    // Stopped after one read: the tap covers exactly what the inner source handed out.
+    ChunkSource inner(data, 4096, false);
+    crypto::Sha256 tap;
+    {
+        PrefetchSource ahead(inner, 4096, 4, &tap);
+        std::vector<std::byte> buf(100);
+        ASSERT_TRUE(ahead.read(buf));
+        ahead.stop();
+    }
+    EXPECT_LT(inner.pos_, data.size());
+    EXPECT_EQ(tap.finish(), crypto::Sha256::of(std::string_view(data).substr(0, inner.pos_)));
+}
+
 // A writer thread that downloads `data` into `fd` in pieces, optionally starting over once
 // (truncate, grow(-size)) after `restart_at` bytes, as RegistryClient::download_blob does.
 void write_like_a_download(int fd, GrowingFile& file, const std::string& data, size_t restart_at,
