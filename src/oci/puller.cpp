@@ -234,7 +234,8 @@ Result<void> build_tree(store::Store& st, ImageSource& src, const Reference& ref
     // In a store batch a commit only finishes the digest and closes the staged file: cheaper
     // inline than handed to another thread (docs/oci.md, "Performance").
     // And the objects start going to disk while the layers still unpack (EarlyWriteback).
-    StoreSink sink(st, 0, kWritebackEvery);
+    // Small files are written by another thread (StoreSink's deferred writes).
+    StoreSink sink(st, 0, kWritebackEvery, /*defer_writes=*/true);
     LayerApplier applier(tree, sink);
     for (size_t i = 0; i < layers.size(); ++i) {
         const auto& l = layers[i];

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "crypto/fsverity.hpp"
 #include "oci/early_writeback.hpp"
 #include "oci/object_sink.hpp"
 
@@ -24,11 +25,19 @@ namespace imgctl::oci {
 /// the file. At most 4 × threads commits are queued (each holds an open temp file). The
 /// destructor waits for the queue. With 0 threads every commit runs inline in finish() (what
 /// the puller uses in a batch: handing such a cheap commit to a thread costs more than it).
+///
+/// With `defer_writes` (the puller: 0 threads, in a batch), files of up to kDeferMax bytes are
+/// hashed as their bytes arrive but kept in memory, and one writer thread stores them
+/// (Store::insert_object_bytes_hashed): the thread parsing the tar makes no system call for
+/// them. At most kDeferQueued bytes wait; a writer error comes back from the next finish() or
+/// flush().
 class StoreSink : public ObjectSink {
 public:
+    static constexpr uint64_t kDeferMax = 1u << 20;
+    static constexpr uint64_t kDeferQueued = 32u << 20;
     /// With `writeback_every` > 0, every that many bytes of objects a background syncfs starts
     /// writing the batch to disk early (EarlyWriteback; best effort).
-    explicit StoreSink(store::Store& s, unsigned threads = 8, uint64_t writeback_every = 0);
+    explicit StoreSink(store::Store& s, unsigned threads = 8, uint64_t writeback_every = 0, bool defer_writes = false);
     ~StoreSink() override;
     StoreSink(const StoreSink&) = delete;
     StoreSink& operator=(const StoreSink&) = delete;
@@ -42,7 +51,13 @@ private:
         std::unique_ptr<Writer> writer;
         composefs::InodePtr node;
     };
+    struct Deferred {
+        std::vector<std::byte> data;
+        crypto::Digest digest;
+    };
+    class MemoryWriter;
     void work();
+    void write_deferred();
     store::Store& store_;
     std::mutex mu_;
     std::condition_variable cv_;
@@ -52,6 +67,12 @@ private:
     bool stop_ = false;
     std::optional<Error> error_;
     std::vector<std::thread> threads_;
+    // Deferred writes (under mu_): the queue, its bytes, whether the writer is busy with one.
+    std::deque<Deferred> deferred_;
+    uint64_t deferred_bytes_ = 0;
+    bool writing_ = false;
+    std::thread writer_;
+    std::vector<std::unique_ptr<crypto::FsVerityHasher>> hashers_;  // reused (tar thread only)
     std::unique_ptr<EarlyWriteback> writeback_;  // null when off
 };
 

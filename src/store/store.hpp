@@ -114,6 +114,10 @@ public:
     /// `digest`. Content already present costs one stat.
     Result<crypto::Digest> insert_object_fd_hashed(int fd, uint64_t size, const crypto::Digest& digest);
     Result<crypto::Digest> insert_object_bytes(std::span<const std::byte> data);
+    /// The same for bytes whose fs-verity digest the caller computed (the pull hashes while it
+    /// reads the tar; another thread writes). Content already present costs one stat.
+    /// Thread-safe against other object insertions in a batch.
+    Result<crypto::Digest> insert_object_bytes_hashed(std::span<const std::byte> data, const crypto::Digest& digest);
     Result<ObjectWriter> begin_object(uint64_t size);
     bool has_object(const crypto::Digest& d) const;
     /// Opens an object read-only (O_NOFOLLOW); its content is not verified here.

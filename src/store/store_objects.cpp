@@ -139,6 +139,16 @@ Result<crypto::Digest> Store::insert_object_bytes(std::span<const std::byte> dat
     return w->commit();
 }
 
+Result<crypto::Digest> Store::insert_object_bytes_hashed(std::span<const std::byte> data, const crypto::Digest& digest) {
+    if (has_object(digest)) return digest;
+    auto w = begin_object(data.size());
+    if (!w) return std::move(w).error();
+    IMGCTL_TRY(write_all(w->tmp_->fd(), data));
+    w->hashed_ = digest;
+    w->written_ = data.size();
+    return w->commit();
+}
+
 Result<crypto::Digest> Store::insert_object_fd(int fd) {
     IMGCTL_TRY(require_writer("storing an object"));
     struct stat st {};

@@ -17,7 +17,8 @@ ap.add_argument('layout'); ap.add_argument('tag')
 ap.add_argument('--salt', default='0'); ap.add_argument('--top-salt', help='salt of layer 3 only (default: --salt)'); ap.add_argument('--arch', default='amd64')
 ap.add_argument('--layer-format', default='gzip', choices=['gzip', 'none'])
 ap.add_argument('--big', type=int, default=300000)
-ap.add_argument('--raw-layer', help='JSON list of entries: one layer with just these (for refusal tests)')
+ap.add_argument('--raw-layer', help='JSON list of entries: one layer with just these (for refusal tests);'
+                ' an entry\'s "data" is repeated "repeat" times')
 ap.add_argument('--index', nargs='+', metavar='TAG', help='write an image index over these tags instead')
 a = ap.parse_args()
 blobs = os.path.join(a.layout, 'blobs', 'sha256'); os.makedirs(blobs, exist_ok=True)
@@ -107,7 +108,7 @@ if a.index: write_index()
 if a.raw_layer:
     l1, l2, l3 = json.loads(a.raw_layer), None, None
     for e in l1:
-        if 'data' in e: e['data'] = e['data'].encode()
+        if 'data' in e: e['data'] = e['data'].encode() * e.get('repeat', 1)
 layers, diff_ids = zip(*[layer(l) for l in (l1, l2, l3) if l is not None])
 cfg = {'architecture': a.arch, 'os': 'linux', 'created': '2026-12-04T00:00:00Z',
        'config': {'Labels': {'org.opencontainers.image.version': '1.' + a.salt}},

@@ -35,6 +35,16 @@ printf 'X' | dd of="$WORK/bad/blobs/sha256/$blob" bs=1 seek=700 conv=notrunc 2>/
 "$IMGCTL" init --repo "$WORK/fresh" >/dev/null  # (the good layers are known to $WORK/repo)
 out=$("$IMGCTL" pull --repo "$WORK/fresh" "oci:$WORK/bad:plain" 2>&1); [[ $out == *"layer 2 of 3"*"digest mismatch"* ]] && ok "tampered layer refused: $out" || fail "tampered: $out"
 
+# A full file system: twenty 100 kB files into a store on a 1 MiB tmpfs. The pull fails, names
+# the cause, and leaves no image and no ref (the small files are written by the sink's writer
+# thread: its error must come back).
+python3 "$HERE/mkimage.py" "$WORK/big" big --raw-layer "$(python3 -c 'import json; print(json.dumps([{"name": f"f{i}", "data": str(i), "repeat": 100000} for i in range(20)]))')" >/dev/null
+mkdir -p "$WORK/small"
+out=$(unshare -m sh -c 'mount -t tmpfs -o size=1m tmpfs "$1" && "$2" init --repo "$1/repo" >/dev/null &&
+  "$2" pull --repo "$1/repo" "oci:$3:big" 2>&1; echo "rc=$?"; ls -A "$1/repo/refs" "$1/repo/images"' sh "$WORK/small" "$IMGCTL" "$WORK/big")
+[[ $out == *"No space left on device"*"rc=1"* ]] && ok "full file system: the pull fails and says why" || fail "full file system: $out"
+[[ $out != *"rc=1"*[0-9a-f][0-9a-f][0-9a-f][0-9a-f]* ]] && ok "full file system: no image and no ref" || fail "full file system left files: $out"
+
 # Escapes: '..', a write through a symlink, a hardlink out of the tree; nothing lands outside.
 i=0
 for case in '[{"name":"../escaped","data":"x"}]' \
