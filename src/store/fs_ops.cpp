@@ -119,6 +119,17 @@ Result<void> verity_for(int ro_fd, const std::string& name, bool require_verity)
 
 // Links a complete, durable file under its final name; never renames, so an existing file of
 // that name (same content: names are digests) is never replaced. Creates a missing "XX/" once.
+// The "XX/" directory of the objects, opened (and created) once per LinkCache, never through a
+// symlink.
+Result<int> cached_parent(int target_dir_fd, std::string_view sub, LinkCache& cache) {
+    if (auto it = cache.dirs.find(sub); it != cache.dirs.end()) return it->second.get();
+    auto p = open_dir_nofollow(target_dir_fd, {std::string(sub)}, /*create=*/true);
+    if (!p) return std::move(p).error();
+    int fd = p->get();
+    cache.dirs.emplace(std::string(sub), std::move(*p));
+    return fd;
+}
+
 Result<void> link_into(int src_dir, const std::string& src, int flags, int target_dir_fd, const std::string& name,
                        LinkCache* cache = nullptr) {
     // The "XX/" parent is opened without following symlinks: a symlink planted as objects/XX
@@ -186,6 +197,16 @@ Result<void> link_staged(int tmp_dir_fd, const std::string& staged, int target_d
         if (!*enabled && require_verity)
             return make_error(ENOTSUP, "'{}': the file system does not support fs-verity (store requires it)", name);
         if (!*enabled && cache) cache->verity_unsupported = true;
+    }
+    // One rename moves the name (RENAME_NOREPLACE: an existing object stays); link + unlink
+    // where the file system has no renameat2 flags.
+    auto slash = name.find('/');
+    if (cache && slash != std::string::npos) {
+        auto parent = cached_parent(target_dir_fd, name.substr(0, slash), *cache);
+        if (!parent) return std::move(parent).error().context(fmt::format("linking '{}'", name));
+        std::string leaf = name.substr(slash + 1);
+        if (::renameat2(tmp_dir_fd, staged.c_str(), *parent, leaf.c_str(), RENAME_NOREPLACE) == 0) return {};
+        if (errno != EINVAL && errno != EEXIST) return errno_error(errno, fmt::format("moving 'tmp/{}' to '{}'", staged, name));
     }
     IMGCTL_TRY(link_into(tmp_dir_fd, staged, 0, target_dir_fd, name, cache));
     if (::unlinkat(tmp_dir_fd, staged.c_str(), 0) < 0)
