@@ -23,23 +23,26 @@ private:
 // A small file's bytes, kept in memory and hashed as they arrive (tar thread).
 class StoreSink::MemoryWriter : public ObjectSink::Writer {
 public:
-    MemoryWriter(uint64_t size, std::unique_ptr<crypto::FsVerityHasher> h) : hasher(std::move(h)) {
-        data.reserve(size);
-        hasher->reset(size);
+    MemoryWriter(uint64_t n, std::vector<std::byte> buf, std::unique_ptr<crypto::FsVerityHasher> h)
+        : data(std::move(buf)), size(n), hasher(std::move(h)) {
+        data.clear();
+        data.reserve(n);
+        hasher->reset(n);
     }
     Result<void> write(std::span<const std::byte> d) override {
-        if (d.size() > data.capacity() - data.size())
-            return make_error(EINVAL, "object is larger than the announced {} bytes", data.capacity());
+        if (d.size() > size - data.size())
+            return make_error(EINVAL, "object is larger than the announced {} bytes", size);
         data.insert(data.end(), d.begin(), d.end());
         hasher->update(d);
         return {};
     }
     Result<crypto::Digest> commit() override {
-        if (data.size() != data.capacity())
-            return make_error(EINVAL, "object has {} bytes, {} were announced", data.size(), data.capacity());
+        if (data.size() != size)
+            return make_error(EINVAL, "object has {} bytes, {} were announced", data.size(), size);
         return hasher->finish();
     }
     std::vector<std::byte> data;
+    uint64_t size;
     std::unique_ptr<crypto::FsVerityHasher> hasher;
 };
 
@@ -72,7 +75,17 @@ Result<std::unique_ptr<ObjectSink::Writer>> StoreSink::begin(uint64_t size) {
             h = std::move(hashers_.back());
             hashers_.pop_back();
         }
-        return std::unique_ptr<Writer>(new MemoryWriter(size, std::move(h)));
+        // A buffer the writer thread is done with (no page faults for a fresh allocation).
+        std::vector<std::byte> buf;
+        {
+            std::lock_guard lock(mu_);
+            if (!spare_.empty()) {
+                buf = std::move(spare_.back());
+                spare_.pop_back();
+                spare_bytes_ -= buf.capacity();
+            }
+        }
+        return std::unique_ptr<Writer>(new MemoryWriter(size, std::move(buf), std::move(h)));
     }
     auto w = store_.begin_object(size);
     if (!w) return std::move(w).error();
@@ -148,6 +161,10 @@ void StoreSink::write_deferred() {
         lock.lock();
         writing_ = false;
         deferred_bytes_ -= job.data.size();
+        if (spare_bytes_ + job.data.capacity() <= kDeferQueued) {
+            spare_bytes_ += job.data.capacity();
+            spare_.push_back(std::move(job.data));
+        }
         if (!r && !error_)
             error_ = std::move(r).error().context(fmt::format("storing object '{}'", object_payload_path(job.digest)));
         // The tar thread waits for room in the queue, flush() for an empty one.

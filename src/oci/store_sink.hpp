@@ -71,6 +71,8 @@ private:
     std::deque<Deferred> deferred_;
     uint64_t deferred_bytes_ = 0;
     bool writing_ = false;
+    std::vector<std::vector<std::byte>> spare_;  // written buffers, for reuse (under mu_)
+    uint64_t spare_bytes_ = 0;
     std::thread writer_;
     std::vector<std::unique_ptr<crypto::FsVerityHasher>> hashers_;  // reused (tar thread only)
     std::unique_ptr<EarlyWriteback> writeback_;  // null when off
