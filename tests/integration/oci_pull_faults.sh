@@ -33,8 +33,10 @@ via cut=100000 norange garble
 out=$(pull "$X/os/app:1" 2>&1); [[ $out == *"changed between attempts"* ]] && ok "cut, then other bytes on the retry: refused: $out" || fail "garbled retry: $out"
 check "garbled retry: no ref and no image" test -z "$(find "$WORK/repo$n/refs" "$WORK/repo$n/images" -type f)"
 via stall=50000
-d=$(IMGCTL_HTTP_STALL_TIMEOUT=1 pull "$X/os/app:1"); check "stalled mid-blob: timed out and resumed, right image" test "$d" = "$want"
-check "stalled mid-blob: resumed with Range: bytes=50000-" grep -q 'range=bytes=50000-' "$LOG"
+# (2 s: on a loaded machine the proxy, which reads the whole blob before it answers, can be
+# silent for a second before the first byte; a resume then starts wherever the bytes stopped.)
+d=$(IMGCTL_HTTP_STALL_TIMEOUT=2 pull "$X/os/app:1"); check "stalled mid-blob: timed out and resumed, right image" test "$d" = "$want"
+check "stalled mid-blob: resumed with a Range request (bytes=50000- unless the load delayed more)" grep -qE 'range=bytes=[1-9][0-9]*-' "$LOG"
 via 500once
 d=$(pull "$X/os/app:1"); check "500 once per request: retried" test "$d" = "$want"
 via 429once
