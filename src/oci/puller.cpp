@@ -108,8 +108,17 @@ Result<bool> is_up_to_date(store::Store& st, const std::string& ref_name, const 
     return true;
 }
 
+// A layer's record blob, and its diff_id when the uncompressed tar was hashed to it (by this
+// pull or the one that made the record): only such a diff_id may name the record for reuse.
+struct RecordRef {
+    std::string record;   ///< "sha256:<hex>" of the record blob
+    std::string diff_id;  ///< "sha256:<hex>", or empty (zstd:chunked layers are not checked)
+};
+
+bool is_chunked(const Descriptor& l) { return l.annotations.count(std::string(kZstdChunkedChecksum)) > 0; }
+
 std::string image_meta(const PullOptions& opts, const Reference& ref, const Resolved& r, const Platform& p,
-                       const std::vector<std::string>& records) {
+                       const std::vector<RecordRef>& records) {
     json j = {{"source", opts.source.empty() ? ref.to_string() : opts.source},
               {"reference", ref.to_string()},
               {"created", now_rfc3339()},
@@ -119,8 +128,11 @@ std::string image_meta(const PullOptions& opts, const Reference& ref, const Reso
               {"hardlinks", true}};
     if (!r.config.created.empty()) j["image_created"] = r.config.created;
     json layers = json::array();
-    for (size_t i = 0; i < r.parsed.layers.size(); ++i)
-        layers.push_back({{"digest", r.parsed.layers[i].digest}, {"record", records[i]}});
+    for (size_t i = 0; i < r.parsed.layers.size(); ++i) {
+        json l = {{"digest", r.parsed.layers[i].digest}, {"record", records[i].record}};
+        if (!records[i].diff_id.empty()) l["diff_id"] = records[i].diff_id;
+        layers.push_back(std::move(l));
+    }
     j["layers"] = std::move(layers);
     for (const char* k : {"org.opencontainers.image.version", "version"}) {
         auto it = r.config.labels.find(k);
@@ -133,16 +145,25 @@ std::string image_meta(const PullOptions& opts, const Reference& ref, const Reso
 }
 
 // Layers applied by earlier pulls: images/*.json list {"digest": blob, "record": sha256 of the
-// layer record blob}. A record is usable when every object it names is still in the store.
+// layer record blob, "diff_id": when it was checked}. A record is usable when every object it
+// names is still in the store. A layer of this image reuses a record with the same blob digest
+// (unless that record's checked diff_id contradicts this image's config), or, when it is not
+// zstd:chunked, one whose checked diff_id is this layer's diff_id: the same tar, compressed
+// otherwise (e.g. pushed once as gzip and once as zstd).
 struct CachedLayer {
-    std::string record;  ///< "sha256:<hex>" of the record blob
+    RecordRef ref;
     std::vector<LayerEntry> entries;
 };
 
-std::map<std::string, CachedLayer> load_cached_layers(store::Store& st, const Manifest& man) {
+std::map<std::string, CachedLayer> load_cached_layers(store::Store& st, const Manifest& man,
+                                                      const std::vector<std::string>& diff_ids) {
     std::map<std::string, CachedLayer> out;
-    std::set<std::string> wanted;
-    for (const auto& l : man.layers) wanted.insert(l.digest);
+    std::map<std::string, std::string> diff_of;                // blob digest -> this image's diff_id
+    std::map<std::string, std::vector<std::string>> by_diff;   // diff_id -> blob digests (not chunked)
+    for (size_t i = 0; i < man.layers.size() && i < diff_ids.size(); ++i) {
+        diff_of[man.layers[i].digest] = diff_ids[i];
+        if (!is_chunked(man.layers[i])) by_diff[diff_ids[i]].push_back(man.layers[i].digest);
+    }
     auto images = st.list_images();
     if (!images) return out;
     for (const auto& img : *images) {
@@ -154,8 +175,14 @@ std::map<std::string, CachedLayer> load_cached_layers(store::Store& st, const Ma
                 !l["record"].is_string())
                 continue;
             std::string d = l["digest"].get<std::string>();
+            std::string vd = l.contains("diff_id") && l["diff_id"].is_string() ? l["diff_id"].get<std::string>() : "";
+            std::vector<std::string> targets;
+            if (auto it = diff_of.find(d); it != diff_of.end() && (vd.empty() || vd == it->second)) targets.push_back(d);
+            if (auto it = by_diff.find(vd); !vd.empty() && it != by_diff.end())
+                targets.insert(targets.end(), it->second.begin(), it->second.end());
+            std::erase_if(targets, [&](const std::string& t) { return out.count(t) > 0; });
             auto rd = parse_sha256_digest(l["record"].get<std::string>());
-            if (!wanted.count(d) || out.count(d) || !rd || !st.has_blob(*rd)) continue;
+            if (targets.empty() || !rd || !st.has_blob(*rd)) continue;
             auto text = st.read_blob(*rd);
             auto entries = text ? parse_layer_record(*text) : Result<std::vector<LayerEntry>>(text.error());
             if (!entries) {
@@ -165,7 +192,9 @@ std::map<std::string, CachedLayer> load_cached_layers(store::Store& st, const Ma
             bool complete = std::all_of(entries->begin(), entries->end(), [&](const LayerEntry& e) {
                 return !e.node || !e.node->fsverity() || st.has_object(*e.node->fsverity());
             });
-            if (complete) out.emplace(d, CachedLayer{l["record"].get<std::string>(), std::move(*entries)});
+            if (!complete) continue;
+            for (const auto& t : targets)
+                out.emplace(t, CachedLayer{RecordRef{l["record"].get<std::string>(), vd}, *entries});
         }
     }
     return out;
@@ -175,12 +204,12 @@ std::map<std::string, CachedLayer> load_cached_layers(store::Store& st, const Ma
 // Returns the record's "sha256:<hex>".
 // `check_blob`: hash the compressed bytes here (local blobs); a download checks its own, and
 // its file is append-only, so that check covers exactly the bytes read here.
-Result<std::string> apply_fetched(store::Store& st, LayerApplier& applier, ByteSource& raw, const Descriptor& l,
-                                  Compression comp, const std::string& diff_id, bool check_blob, PullResult& res) {
+Result<RecordRef> apply_fetched(store::Store& st, LayerApplier& applier, ByteSource& raw, const Descriptor& l,
+                                Compression comp, const std::string& diff_id, bool check_blob, PullResult& res) {
     // zstd:chunked blobs (skopeo/containers-storage) decompress to the tar without its trailing
     // record padding, so they never hash to the diff_id; the blob digest from the manifest
     // authenticates them instead (docs/oci.md).
-    bool chunked = l.annotations.count(std::string(kZstdChunkedChecksum)) > 0;
+    bool chunked = is_chunked(l);
     LayerStream stream(raw, comp, check_blob ? parse_sha256_digest(l.digest) : std::nullopt,
                        chunked ? std::nullopt : parse_sha256_digest(diff_id));
     std::vector<LayerEntry> entries;
@@ -204,12 +233,12 @@ Result<std::string> apply_fetched(store::Store& st, LayerApplier& applier, ByteS
     std::string rec = serialize_layer_record(entries);
     crypto::Digest rd = crypto::Sha256::of(rec);
     IMGCTL_TRY(st.put_blob(rd, std::as_bytes(std::span(rec.data(), rec.size()))));
-    return "sha256:" + rd.hex();
+    return RecordRef{"sha256:" + rd.hex(), chunked ? std::string() : diff_id};
 }
 
 // Layers (fetched in parallel, applied in order) -> one Tree. Fills res and records.
 Result<void> build_tree(store::Store& st, ImageSource& src, const Reference& ref, const PullOptions& opts,
-                        const Resolved& r, composefs::Tree& tree, PullResult& res, std::vector<std::string>& records) {
+                        const Resolved& r, composefs::Tree& tree, PullResult& res, std::vector<RecordRef>& records) {
     const auto& layers = r.parsed.layers;
     std::vector<Compression> comp;
     for (const auto& l : layers) {
@@ -217,7 +246,7 @@ Result<void> build_tree(store::Store& st, ImageSource& src, const Reference& ref
         if (!c) return std::move(c).error().context(fmt::format("layer {}", l.digest));
         comp.push_back(*c);
     }
-    auto cached = load_cached_layers(st, r.parsed);
+    auto cached = load_cached_layers(st, r.parsed, r.config.diff_ids);
     std::set<std::string> skip;
     uint64_t total = 0;
     for (const auto& l : layers) {
@@ -247,7 +276,7 @@ Result<void> build_tree(store::Store& st, ImageSource& src, const Reference& ref
             if (!stats) return ctx(std::move(stats).error().context("applying the cached layer record"));
             ++res.cached_layers;
             add_stats(res.totals, *stats);
-            records.push_back(c->second.record);
+            records.push_back(c->second.ref);
             continue;
         }
         auto raw = fetcher.reader(i);
@@ -285,7 +314,7 @@ Result<PullResult> pull_image(store::Store& st, ImageSource& src, const Referenc
     // 2. Layers -> Tree, file contents -> objects: in one store batch (no fsync per object;
     //    one syncfs, then the objects are linked in, before the image names them).
     composefs::Tree tree;
-    std::vector<std::string> records;  // per layer, "sha256:" of its record blob
+    std::vector<RecordRef> records;  // per layer
     st.begin_batch();
     progress_events::step("pull", "fetch", 1, 4);
     IMGCTL_TRY(build_tree(st, src, ref, opts, *r, tree, res, records));

@@ -35,6 +35,36 @@ printf 'X' | dd of="$WORK/bad/blobs/sha256/$blob" bs=1 seek=700 conv=notrunc 2>/
 "$IMGCTL" init --repo "$WORK/fresh" >/dev/null  # (the good layers are known to $WORK/repo)
 out=$("$IMGCTL" pull --repo "$WORK/fresh" "oci:$WORK/bad:plain" 2>&1); [[ $out == *"layer 2 of 3"*"digest mismatch"* ]] && ok "tampered layer refused: $out" || fail "tampered: $out"
 
+# A config whose diff_id for layer 2 is wrong (the manifest and config digests are right): the
+# tar does not hash to it. Refused in a fresh store, and also in a store that already holds the
+# layer from the honest image (a layer record is reused only under the diff_id it was checked for).
+python3 - "$L" "$WORK/lying" <<'PY'
+import hashlib, json, os, shutil, sys
+src, dst = sys.argv[1:]
+shutil.copytree(src, dst)
+blob = lambda d: os.path.join(dst, 'blobs', 'sha256', d.split(':')[1])
+def put(b):
+    d = 'sha256:' + hashlib.sha256(b).hexdigest(); open(blob(d), 'wb').write(b); return d, len(b)
+idx = json.load(open(os.path.join(dst, 'index.json')))
+m = [x for x in idx['manifests'] if x['annotations']['org.opencontainers.image.ref.name'] == 'plain'][0]
+man = json.load(open(blob(m['digest'])))
+cfg = json.load(open(blob(man['config']['digest'])))
+cfg['rootfs']['diff_ids'][1] = 'sha256:' + '0' * 64
+man['config']['digest'], man['config']['size'] = put(json.dumps(cfg).encode())
+m['digest'], m['size'] = put(json.dumps(man).encode())
+m['annotations']['org.opencontainers.image.ref.name'] = 'lying'
+idx['manifests'] = [m]
+json.dump(idx, open(os.path.join(dst, 'index.json'), 'w'))
+PY
+"$IMGCTL" init --repo "$WORK/lie1" >/dev/null
+out=$("$IMGCTL" pull --repo "$WORK/lie1" "oci:$WORK/lying:lying" 2>&1); rc=$?
+[ $rc -eq 1 ] && [[ $out == *"layer 2 of 3"*"diff_id) mismatch"* ]] && ok "wrong diff_id refused: $out" || fail "wrong diff_id ($rc): $out"
+check "wrong diff_id: no image, no ref" test -z "$(find "$WORK/lie1/refs" "$WORK/lie1/images" -type f)"
+"$IMGCTL" init --repo "$WORK/lie2" >/dev/null
+"$IMGCTL" pull --repo "$WORK/lie2" --quiet "oci:$L:plain" >/dev/null
+out=$("$IMGCTL" pull --repo "$WORK/lie2" "oci:$WORK/lying:lying" 2>&1); rc=$?
+[ $rc -eq 1 ] && [[ $out == *"layer 2 of 3"*"diff_id) mismatch"* ]] && ok "wrong diff_id refused with the layer already in the store: $out" || fail "wrong diff_id, layer in the store ($rc): $out"
+
 # A full file system: twenty 100 kB files into a store on a 1 MiB tmpfs. The pull fails, names
 # the cause, and leaves no image and no ref (the small files are written by the sink's writer
 # thread: its error must come back).

@@ -37,6 +37,23 @@ d=$(pull --insecure-registry "127.0.0.1:$PX" "127.0.0.1:$PX/os/gzip:3")
 check "after gc: config, layer 1 and layer 3 fetched" test "$(grep -c '/blobs/' "$WORK/proxy-$PX.log")" -eq 3
 check "after gc: the image equals skopeo+umoci" mount_cmp "$WORK/repo" "$d" "$(reference_tree "docker://$R/os/gzip:3" "$WORK/ref-t3")"
 
+# The same layers recompressed (skopeo --dest-compress-format zstd: other blob digests, the
+# same diff_ids): reused by diff_id, which the first pull checked, so only the config is fetched;
+# and the image is the one the gzip layers gave.
+make_image "$WORK/src-z" tz "$salt-z"
+push "oci:$WORK/src-z:tz" "docker://$R/os/z:gzip"
+# (to another repository, with an empty private blob-info cache: else skopeo reuses the gzip blobs)
+unshare -m sh -c 'mkdir -p /var/lib/containers/cache && mount -t tmpfs tmpfs /var/lib/containers/cache && exec skopeo "$@"' \
+  skopeo copy -q --dest-tls-verify=false --dest-compress --dest-compress-format zstd "oci:$WORK/src-z:tz" "docker://$R/os/zz:1"
+zl=$(curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$R/v2/os/zz/manifests/1" | python3 -c 'import json,sys; print(" ".join(l["mediaType"] for l in json.load(sys.stdin)["layers"]))')
+[[ $zl == *zstd* ]] && ok "the recompressed image has zstd layers" || fail "recompressed image layers: $zl"
+gz=$(pull "$R/os/z:gzip")
+: > "$WORK/proxy-$PX.log"
+zd=$(pull --insecure-registry "127.0.0.1:$PX" "127.0.0.1:$PX/os/zz:1")
+check "recompressed layers are reused by diff_id: only the config fetched" test "$(grep -c '/blobs/' "$WORK/proxy-$PX.log")" -eq 1
+check "recompressed layers: the same image as the gzip one" same "$zd" "$gz"
+grep -q '"diff_id":"sha256:' "$WORK/repo/images/$zd.json" && ok "image metadata keeps the checked diff_ids" || fail "no diff_id in the metadata"
+
 # An index with two platforms pushed with --all: the host's by default, --platform for the other.
 make_image "$WORK/multi" amd "$salt-m" --arch amd64; make_image "$WORK/multi" arm "$salt-m" --arch arm64
 python3 "$HERE/mkimage.py" "$WORK/multi" multi --index amd arm >/dev/null
