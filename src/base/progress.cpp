@@ -48,8 +48,43 @@ void Progress::add(uint64_t delta) {
     send_event(false);
 }
 
+size_t Progress::add_item(std::string name, uint64_t total, std::string item_task) {
+    auto item = std::make_unique<Item>();
+    item->name = std::move(name);
+    item->task = std::move(item_task);
+    item->total = total;
+    items_.push_back(std::move(item));
+    send_item_event(*items_.back(), false);
+    return items_.size() - 1;
+}
+
+void Progress::add(size_t item, uint64_t delta) {
+    Item& it = *items_.at(item);
+    uint64_t now = it.done += delta;
+    done_ += delta;
+    if (visible_) draw(false);
+    send_event(false);
+    send_item_event(it, now >= it.total);
+}
+
+void Progress::send_item_event(Item& item, bool final) {
+    if (!progress_events::enabled()) return;
+    {
+        std::lock_guard lock(mu_);
+        auto now = std::chrono::steady_clock::now();
+        if (finished_ || item.final_sent ||
+            (!final && item.last_event.time_since_epoch().count() != 0 &&
+             now - item.last_event < std::chrono::milliseconds(250)))
+            return;
+        item.last_event = now;
+        item.final_sent = final;
+    }
+    progress_events::bytes(item.task, item.name, item.done.load(), item.total);
+}
+
 void Progress::finish() {
     if (finished_) return;
+    for (auto& it : items_) send_item_event(*it, true);
     send_event(true);
     if (visible_) draw(true);
     finished_ = true;
@@ -89,6 +124,26 @@ std::string Progress::format_line(const std::string& title, uint64_t done, uint6
     return line;
 }
 
+std::vector<std::string> Progress::format_lines(const std::string& title, const std::vector<ItemState>& items,
+                                                uint64_t done, uint64_t total, double seconds, int width) {
+    std::vector<const ItemState*> shown;
+    for (bool finished : {false, true})
+        for (const auto& it : items)
+            if ((it.done >= it.total) == finished && shown.size() < kItemLines) shown.push_back(&it);
+    std::vector<std::string> lines;
+    for (const auto& it : items)  // in the items' order
+        if (std::find(shown.begin(), shown.end(), &it) != shown.end())
+            // A digest is shown as its first 12 hex digits, as docker and podman do.
+            lines.push_back(format_line("  " + (it.name.rfind("sha256:", 0) == 0 ? it.name.substr(0, 19) : it.name),
+                                        it.done, it.total, seconds, width));
+    if (items.size() > shown.size()) {
+        size_t rest = items.size() - shown.size();
+        lines.push_back(fmt::format("  ... and {} more", rest));
+    }
+    lines.push_back(format_line(title, done, total, seconds, width));
+    return lines;
+}
+
 void Progress::draw(bool final) {
     std::lock_guard lock(mu_);
     if (finished_) return;
@@ -98,8 +153,17 @@ void Progress::draw(bool final) {
     struct winsize ws {};
     int width = (::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) ? ws.ws_col : 80;
     double secs = std::chrono::duration<double>(now - start_).count();
-    std::string line = format_line(title_, done_.load(), total_.load(), secs, width - 1);
-    ::fprintf(stderr, "\r\033[K%s%s", line.c_str(), final ? "\n" : "");
+    std::vector<ItemState> states;
+    for (const auto& it : items_) states.push_back({it->name, it->done.load(), it->total});
+    auto lines = format_lines(title_, states, done_.load(), total_.load(), secs, width - 1);
+    // Back to the first line of the last draw, then every line rewritten (the count never shrinks:
+    // items only finish).
+    std::string out;
+    if (drawn_lines_ > 1) out += fmt::format("\033[{}A", drawn_lines_ - 1);
+    for (size_t i = 0; i < lines.size(); ++i) out += "\r\033[K" + lines[i] + (i + 1 < lines.size() ? "\n" : "");
+    if (final) out += "\n";
+    drawn_lines_ = lines.size();
+    ::fputs(out.c_str(), stderr);
     ::fflush(stderr);
 }
 

@@ -25,7 +25,8 @@ namespace imgctl::oci {
 class LayerFetcher {
 public:
     LayerFetcher(ImageSource& src, int tmp_dir_fd, const std::vector<Descriptor>& layers,
-                 const std::set<std::string>& skip, unsigned connections, std::function<void(int64_t)> progress);
+                 const std::set<std::string>& skip, unsigned connections,
+                 std::function<void(size_t layer, int64_t delta)> progress);
     ~LayerFetcher();
     LayerFetcher(const LayerFetcher&) = delete;
     LayerFetcher& operator=(const LayerFetcher&) = delete;
@@ -47,7 +48,7 @@ private:
     ImageSource& src_;
     std::atomic<bool> cancel_{false};
     std::counting_semaphore<64> slots_;
-    std::function<void(int64_t)> progress_;
+    std::function<void(size_t, int64_t)> progress_;
     std::vector<std::unique_ptr<Layer>> layers_;
 };
 

@@ -256,9 +256,15 @@ Result<void> build_tree(store::Store& st, ImageSource& src, const Reference& ref
     std::optional<Progress> bar;
     // The bar draws only on a TTY (and not after Progress::disable_tty_bar, i.e. --quiet); it also
     // feeds --progress-fd.
-    if (src.is_remote() && total > 0) bar.emplace(ref.to_string(), total, "download");
-    LayerFetcher fetcher(src, st.dir_fd("tmp"), layers, skip, opts.max_connections, [&bar](int64_t d) {
-        if (bar && d > 0) bar->add(static_cast<uint64_t>(d));
+    // One sub-progress per layer it downloads (a line each on a TTY, "layer" events).
+    std::vector<size_t> item(layers.size(), SIZE_MAX);
+    if (src.is_remote() && total > 0) {
+        bar.emplace(ref.to_string(), total, "download");
+        for (size_t i = 0; i < layers.size(); ++i)
+            if (!skip.count(layers[i].digest)) item[i] = bar->add_item(layers[i].digest, static_cast<uint64_t>(layers[i].size));
+    }
+    LayerFetcher fetcher(src, st.dir_fd("tmp"), layers, skip, opts.max_connections, [&bar, &item](size_t i, int64_t d) {
+        if (bar && d > 0 && item[i] != SIZE_MAX) bar->add(item[i], static_cast<uint64_t>(d));
     });
     // In a store batch a commit only finishes the digest and closes the staged file: cheaper
     // inline than handed to another thread (docs/oci.md, "Performance").

@@ -95,6 +95,24 @@ TEST(Progress, FormatsBarRateAndEta) {
     EXPECT_EQ(format_bytes(1536), "1.5 KiB");
 }
 
+TEST(Progress, OneLinePerItemUnfinishedFirstThenTheTotal) {
+    std::vector<Progress::ItemState> items;
+    for (int i = 0; i < 10; ++i)
+        items.push_back({"sha256:" + std::string(64, static_cast<char>('a' + i)), i < 3 ? 100u : 50u, 100});
+    auto lines = Progress::format_lines("reg/os:1", items, 650, 1000, 1.0, 100);
+    ASSERT_EQ(lines.size(), Progress::kItemLines + 2) << "8 items, '... and 2 more', the total";
+    // The 7 unfinished items (d..j) come first, then one finished one (a), in the items' order.
+    EXPECT_EQ(lines[0].rfind("  sha256:aaaaaaaaaaaa [", 0), 0u) << lines[0];
+    EXPECT_EQ(lines[1].rfind("  sha256:dddddddddddd [", 0), 0u) << lines[1];
+    EXPECT_EQ(lines[7].rfind("  sha256:jjjjjjjjjjjj [", 0), 0u) << lines[7];
+    EXPECT_EQ(lines[8], "  ... and 2 more");
+    EXPECT_EQ(lines[9].rfind("reg/os:1 [", 0), 0u) << lines[9];
+    EXPECT_NE(lines[9].find("650 B/1000 B"), std::string::npos) << lines[9];
+    auto few = Progress::format_lines("t", {{"one", 1, 2}}, 1, 2, 1.0, 80);
+    ASSERT_EQ(few.size(), 2u);
+    EXPECT_EQ(few[0].rfind("  one [", 0), 0u) << few[0];
+}
+
 TEST(Progress, SilentWhenStderrIsNotATerminal) {
     if (isatty(STDERR_FILENO)) GTEST_SKIP() << "stderr is a terminal in this run";
     Progress p("x", 10);

@@ -9,16 +9,25 @@ source "$(dirname "$0")/registry_lib.sh"
 registry_fixture
 make_image "$WORK/src" t "$salt"
 push "oci:$WORK/src:t" "docker://$R/os/app:1"
-layers=$(skopeo inspect --raw --tls-verify=false "docker://$R/os/app:1" |
-  python3 -c 'import json,sys; print(sum(l["size"] for l in json.load(sys.stdin)["layers"]))')
+skopeo inspect --raw --tls-verify=false "docker://$R/os/app:1" > "$WORK/manifest.json"
+layers=$(python3 -c 'import json,sys; print(sum(l["size"] for l in json.load(open(sys.argv[1]))["layers"]))' "$WORK/manifest.json")
 
 d=$(pull --progress-fd 3 3>"$WORK/events.jsonl" "$R/os/app:1") || fail "pull with --progress-fd"
-python3 - "$WORK/events.jsonl" "$layers" "$d" "$R/os/app:1" <<'PY' && ok "progress events: start, bytes, steps, end" || fail "progress events: $(cat "$WORK/events.jsonl")"
+python3 - "$WORK/events.jsonl" "$layers" "$d" "$R/os/app:1" "$WORK/manifest.json" <<'PY' && ok "progress events: start, bytes (total and per layer), steps, end" || fail "progress events: $(cat "$WORK/events.jsonl")"
 import json, sys
-path, total, digest, source = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+path, total, digest, source, manifest = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 ev = [json.loads(l) for l in open(path, encoding="utf-8")]  # every line is one JSON object
 assert ev[0] == {**ev[0], "type": "start", "version": 1, "command": "pull", "source": source}, ev[0]
-b = [e for e in ev if e["type"] == "bytes"]
+# Per layer: events named by the layer digest, growing to the manifest's size for that layer.
+sizes = {l["digest"]: l["size"] for l in json.load(open(manifest))["layers"]}
+per = {}
+for e in ev:
+    if e["type"] == "bytes" and e["task"] == "layer":
+        assert e["description"] in sizes and e["bytesTotal"] == sizes[e["description"]], e
+        assert e["bytes"] >= per.get(e["description"], 0), ("layer bytes went backwards", e)
+        per[e["description"]] = e["bytes"]
+assert per == sizes, (per, sizes)
+b = [e for e in ev if e["type"] == "bytes" and e["task"] == "download"]
 assert b, "no bytes events"
 assert all(e["bytesTotal"] == total for e in b), (total, b)
 assert all(x["bytes"] <= y["bytes"] for x, y in zip(b, b[1:])), "bytes went backwards"

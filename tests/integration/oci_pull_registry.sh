@@ -43,6 +43,8 @@ check "bare name with --default-registry" same "$(pull --default-registry "$R" o
 "$IMGCTL" init --repo "$WORK/r2" >/dev/null; "$IMGCTL" init --repo "$WORK/r3" >/dev/null
 tty=$(script -qfec "'$IMGCTL' pull --repo '$WORK/r2' --insecure-registry $R $R/os/zstd:1" /dev/null)
 [[ $tty == *"$R/os/zstd:1 ["*"#"*"KiB"* ]] && ok "progress bar on a TTY" || fail "no progress bar: $tty"
+# One line per layer (the first 12 hex digits of its digest) above the total.
+[[ $tty =~ "  sha256:"[0-9a-f]{12}" [" ]] && ok "progress: a line per layer on a TTY" || fail "no per-layer lines: $tty"
 "$IMGCTL" pull --repo "$WORK/r3" --insecure-registry "$R" "$R/os/zstd:1" >/dev/null 2>"$WORK/err"
 check "no progress output without a TTY" test ! -s "$WORK/err"
 
