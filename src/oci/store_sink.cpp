@@ -161,7 +161,7 @@ void StoreSink::write_deferred() {
         lock.lock();
         writing_ = false;
         deferred_bytes_ -= job.data.size();
-        if (spare_bytes_ + job.data.capacity() <= kDeferQueued) {
+        if (spare_bytes_ + job.data.capacity() <= kSpareBuffers) {
             spare_bytes_ += job.data.capacity();
             spare_.push_back(std::move(job.data));
         }
