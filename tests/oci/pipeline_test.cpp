@@ -146,6 +146,17 @@ TEST(PrefetchSource, TheTapHashesEveryByteTheInnerSourceProduced) {
     }
     EXPECT_LT(inner.pos_, data.size());
     EXPECT_EQ(tap.finish(), crypto::Sha256::of(std::string_view(data).substr(0, inner.pos_)));
+    // The inner source fails after all its bytes: the consumer gets the bytes then the error,
+    // and the tap has seen every byte.
+    ChunkSource failing(data, 5000, /*fail_at_end=*/true);
+    crypto::Sha256 tap2;
+    {
+        PrefetchSource ahead(failing, 4096, 3, &tap2);
+        auto got = read_all_of(ahead, 1000);
+        ASSERT_FALSE(got);
+        EXPECT_EQ(got.error().code, EIO);
+    }
+    EXPECT_EQ(tap2.finish(), crypto::Sha256::of(data));
 }
 
 // A writer thread that downloads `data` into `fd` in pieces, optionally starting over once
