@@ -136,7 +136,7 @@ Result<std::optional<Credentials>> find_credentials(std::string_view text, std::
             if (normalize_key(key) != reg) continue;
             if (!val.is_string() || val.get<std::string>().empty())
                 return make_error(EBADMSG, "auth file '{}': \"credHelpers\" entry for '{}' is not a helper name", source, key);
-            return std::optional<Credentials>(Credentials{"", "", std::string(source), val.get<std::string>()});
+            return std::optional<Credentials>(Credentials{"", "", std::string(source), val.get<std::string>(), ""});
         }
     }
     static const nlohmann::json kEmpty = nlohmann::json::object();
@@ -166,6 +166,14 @@ Result<std::optional<Credentials>> find_credentials(std::string_view text, std::
         if (!store.empty()) return helper(store);
         return std::optional<Credentials>();
     }
+    // docker writes an OAuth2 refresh token (e.g. `az acr login`) as "identitytoken", next to an
+    // "auth" whose user name is a placeholder.
+    if (auto t = best->find("identitytoken"); t != best->end()) {
+        if (!t->is_string())
+            return make_error(EBADMSG, "auth file '{}': the entry for '{}' has a non-string \"identitytoken\"", source,
+                              registry);
+        c.identity_token = t->get<std::string>();
+    }
     if (auto a = best->find("auth"); a != best->end() && a->is_string() && !a->get<std::string>().empty()) {
         auto dec = base64_decode(a->get<std::string>());
         size_t colon = dec ? dec->find(':') : std::string::npos;
@@ -175,6 +183,7 @@ Result<std::optional<Credentials>> find_credentials(std::string_view text, std::
         c.password = dec->substr(colon + 1);
         return std::optional<Credentials>(std::move(c));
     }
+    if (!c.identity_token.empty()) return std::optional<Credentials>(std::move(c));
     if (best->contains("username") && best->contains("password") && (*best)["username"].is_string() &&
         (*best)["password"].is_string()) {
         c.username = (*best)["username"].get<std::string>();

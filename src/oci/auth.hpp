@@ -24,6 +24,10 @@ struct Credentials {
     std::string password;
     std::string source;  ///< the file (or helper) they came from, for error messages
     std::string helper;  ///< set by find_credentials when a credential helper holds them
+    /// An OAuth2 refresh token (auth.json "identitytoken", or a helper's answer with Username
+    /// "<token>", as docker writes them): exchanged at the Bearer token server with a POST
+    /// (grant_type=refresh_token) instead of sending username and password.
+    std::string identity_token;
 };
 
 /// Finds credentials for `registry` (host[:port]) and `repository` in one auth.json document

@@ -41,10 +41,14 @@ Result<std::optional<Credentials>> parse_helper_output(std::string_view text, st
     if (!user || !secret)
         return make_error(EBADMSG, "credential helper '{}': \"Username\" and \"Secret\" must be strings", helper);
     if (user->empty() && secret->empty()) return std::optional<Credentials>();
-    if (*user == "<token>")
-        return make_error(ENOTSUP, "credential helper '{}' returned an identity token, which imgctl does not support "
-                                   "(store a username and password or registry token instead)", helper);
-    return std::optional<Credentials>(Credentials{*user, *secret, "", ""});
+    Credentials c;
+    if (*user == "<token>") {  // docker's convention for an identity (OAuth2 refresh) token
+        c.identity_token = *secret;
+    } else {
+        c.username = *user;
+        c.password = *secret;
+    }
+    return std::optional<Credentials>(std::move(c));
 }
 
 Result<std::optional<Credentials>> ask_credential_helper(std::string_view name, std::string_view server) {

@@ -10,7 +10,7 @@ namespace imgctl::oci {
 
 /// Parses what a credential helper printed for "get" ({"ServerURL","Username","Secret"}).
 /// nullopt when it holds no credentials (empty Username and Secret); EBADMSG when it is not that
-/// JSON; ENOTSUP for an identity token (Username "<token>"), which needs an OAuth2 refresh flow.
+/// JSON. Username "<token>" means Secret is an identity token (Credentials::identity_token).
 Result<std::optional<Credentials>> parse_helper_output(std::string_view json, std::string_view helper);
 
 /// Asks the credential helper `name` for `server`'s credentials the way docker and podman do:

@@ -108,6 +108,17 @@ HttpClient::~HttpClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
 Result<HttpResponse> HttpClient::get(const std::string& url, const std::vector<std::string>& headers,
                                      const BodySink& sink, size_t max_body) {
+    return request(url, headers, nullptr, sink, max_body);
+}
+
+Result<HttpResponse> HttpClient::post_form(const std::string& url, const std::string& form,
+                                           const std::vector<std::string>& headers) {
+    return request(url, headers, &form, {}, 4 << 20);
+}
+
+Result<HttpResponse> HttpClient::request(const std::string& url, const std::vector<std::string>& headers,
+                                         const std::string* form, const BodySink& sink, size_t max_body) {
+    const char* method = form ? "POST" : "GET";
     CURL* c = static_cast<CURL*>(curl_);
     if (!c) return make_error(ENOMEM, "cannot create a libcurl handle");
     curl_easy_reset(c);
@@ -137,6 +148,10 @@ Result<HttpResponse> HttpClient::get(const std::string& url, const std::vector<s
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+    if (form) {  // application/x-www-form-urlencoded, curl's default for POSTFIELDS
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, form->c_str());
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(form->size()));
+    }
     CURLcode rc = curl_easy_perform(c);
     curl_slist_free_all(list);
     char* eff = nullptr;
@@ -144,18 +159,20 @@ Result<HttpResponse> HttpClient::get(const std::string& url, const std::vector<s
     if (eff) resp.effective_url = eff;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
     if (rc == CURLE_WRITE_ERROR && t.too_big)
-        return make_error(EFBIG, "GET {}: response larger than {} bytes", url, max_body);
-    if (rc == CURLE_WRITE_ERROR && t.aborted) return make_error(ECANCELED, "GET {}: aborted by the receiver", url);
+        return make_error(EFBIG, "{} {}: response larger than {} bytes", method, url, max_body);
+    if (rc == CURLE_WRITE_ERROR && t.aborted)
+        return make_error(ECANCELED, "{} {}: aborted by the receiver", method, url);
     if (rc == CURLE_ABORTED_BY_CALLBACK && t.stalled)
-        return make_error(EAGAIN, "GET {}: no data for {} s", url, opts_.stall_timeout_s);
+        return make_error(EAGAIN, "{} {}: no data for {} s", method, url, opts_.stall_timeout_s);
     if (rc != CURLE_OK) {
         bool transient = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
                          rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR ||
                          rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING || rc == CURLE_HTTP2 ||
                          rc == CURLE_HTTP2_STREAM || rc == CURLE_SSL_CONNECT_ERROR;
-        return make_error(transient ? EAGAIN : EIO, "GET {}: {}", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        return make_error(transient ? EAGAIN : EIO, "{} {}: {}", method, url,
+                          errbuf[0] ? errbuf : curl_easy_strerror(rc));
     }
-    log_debug("oci", "GET {} -> {}", url, resp.status);
+    log_debug("oci", "{} {} -> {}", method, url, resp.status);
     return resp;
 }
 

@@ -48,9 +48,14 @@ public:
     /// A transport failure is an Error whose code is EAGAIN when a retry may help.
     Result<HttpResponse> get(const std::string& url, const std::vector<std::string>& headers,
                              const BodySink& sink = {}, size_t max_body = 4 << 20);
+    /// A POST of an application/x-www-form-urlencoded `form` (the OAuth2 token request).
+    Result<HttpResponse> post_form(const std::string& url, const std::string& form,
+                                   const std::vector<std::string>& headers);
     const HttpOptions& options() const { return opts_; }
 
 private:
+    Result<HttpResponse> request(const std::string& url, const std::vector<std::string>& headers,
+                                 const std::string* form, const BodySink& sink, size_t max_body);
     HttpOptions opts_;
     void* curl_;
 };

@@ -96,6 +96,10 @@ Result<void> RegistryClient::authenticate(HttpClient& http, const Challenge& ch)
     IMGCTL_TRY(load_creds());
     if (ch.scheme == "basic") {
         if (!creds_) return make_error(EACCES, "no credentials");
+        if (creds_->username.empty() && !creds_->identity_token.empty())
+            return make_error(EACCES, "the credentials for '{}' from '{}' are an identity token, which needs a Bearer "
+                                      "token server, but the registry asks for Basic authentication",
+                              host_, creds_->source);
         auth_header_ = "Authorization: Basic " + base64_encode(creds_->username + ":" + creds_->password);
         return {};
     }
@@ -103,16 +107,29 @@ Result<void> RegistryClient::authenticate(HttpClient& http, const Challenge& ch)
     auto realm = ch.params.find("realm");
     if (realm == ch.params.end() || realm->second.empty())
         return make_error(EBADMSG, "registry '{}' sent a Bearer challenge without a realm", host_);
-    std::string url = realm->second + (realm->second.find('?') == std::string::npos ? "?" : "&");
-    if (auto s = ch.params.find("service"); s != ch.params.end()) url += "service=" + url_escape(s->second) + "&";
+    std::string query;
+    if (auto s = ch.params.find("service"); s != ch.params.end()) query += "service=" + url_escape(s->second) + "&";
     auto scope = ch.params.find("scope");
-    url += "scope=" + url_escape(scope != ch.params.end() ? scope->second : "repository:" + repository_ + ":pull");
-    std::vector<std::string> headers;
-    if (creds_) headers.push_back("Authorization: Basic " + base64_encode(creds_->username + ":" + creds_->password));
-    auto r = http.get(url, headers);
+    query += "scope=" + url_escape(scope != ch.params.end() ? scope->second : "repository:" + repository_ + ":pull");
+    const bool oauth = creds_ && !creds_->identity_token.empty();
+    Result<HttpResponse> r = make_error(EINVAL, "no token request");
+    if (oauth) {
+        // The OAuth2 refresh-token grant of the distribution token spec: a form POST to the realm.
+        r = http.post_form(realm->second,
+                           "grant_type=refresh_token&client_id=imgctl&refresh_token=" +
+                               url_escape(creds_->identity_token) + "&" + query,
+                           {});
+    } else {
+        std::vector<std::string> headers;
+        if (creds_) headers.push_back("Authorization: Basic " + base64_encode(creds_->username + ":" + creds_->password));
+        r = http.get(realm->second + (realm->second.find('?') == std::string::npos ? "?" : "&") + query, headers);
+    }
     if (!r) return std::move(r).error().context("fetching a registry token");
-    if (r->status == 401 || r->status == 403) {
-        std::string who = creds_ ? fmt::format("the credentials from '{}'", creds_->source) : "an anonymous request";
+    // An OAuth2 server answers a bad refresh token with 400 invalid_grant.
+    if (r->status == 401 || r->status == 403 || (oauth && r->status == 400)) {
+        std::string who = !creds_ ? "an anonymous request"
+                          : oauth ? fmt::format("the identity token from '{}'", creds_->source)
+                                  : fmt::format("the credentials from '{}'", creds_->source);
         return make_error(EACCES, "token server {} refused {} ({})", realm->second, who, r->status);
     }
     if (r->status != 200) return make_error(EIO, "token server {} answered {}", realm->second, r->status);

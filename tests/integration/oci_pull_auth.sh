@@ -1,7 +1,8 @@
 #!/bin/bash
 # imgctl pull with authentication against real registries: htpasswd (Basic) and token (Bearer,
-# tokenserver.py recipe): anonymous tokens, credentials from auth.json files, and 401 messages
-# that name the file used or say none was found.
+# tokenserver.py recipe): anonymous tokens, credentials from auth.json files, identity tokens
+# (OAuth2 refresh tokens, through oauthfront.py), credential helpers, and 401 messages that name
+# the file used or say none was found.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/registry_lib.sh"
 need_tool htpasswd
@@ -47,6 +48,24 @@ expect "bearer, wrong password" "refused the credentials from '$WORK/tbad.json'"
 got "bearer, with credentials" --authfile "$WORK/tgood.json" --ref local/priv "127.0.0.1:$T/private/app:1"
 grep -q 'account=imgctl\|GET /token?' "$WORK/token/log" && ok "token server was asked" || fail "token server log: $(cat "$WORK/token/log")"
 
+# Identity tokens (OAuth2 refresh tokens, as `az acr login` and docker write them): a registry
+# whose token realm is an OAuth2 front (oauthfront.py) for the same token server; imgctl POSTs
+# grant_type=refresh_token instead of sending a password.
+free_port O; free_port T2
+python3 "$HERE/oauthfront.py" "$O" "$K" imgctl:s3cret rt-good "$WORK/oauth.log" > "$WORK/oauth.out" 2>&1 &
+REG_PIDS+=($!)
+wait_http "http://127.0.0.1:$O/token" || fail "oauth front"
+reg_start token2 "$T2" "auth: {token: {realm: http://127.0.0.1:$O/token, service: imgctl-test-registry, issuer: imgctl-test-issuer, rootcertbundle: $TOK_CERT}}" || exit 1
+push "oci:$WORK/src:t" "docker://127.0.0.1:$T2/private/app:1" --dest-creds imgctl:s3cret || fail "push to token2"
+idtok() { printf '{"auths":{"127.0.0.1:%s":{"auth":"%s","identitytoken":"%s"}}}' "$T2" "$(printf %s '00000000-0000-0000-0000-000000000000:' | base64 -w0)" "$1" > "$2"; }
+idtok rt-good "$WORK/idgood.json"; idtok rt-stolen "$WORK/idbad.json"
+: > "$WORK/oauth.log"
+got "bearer, identity token from auth.json" --insecure-registry "127.0.0.1:$T2" --authfile "$WORK/idgood.json" --ref local/idtok "127.0.0.1:$T2/private/app:1"
+grep -q '^POST /token grant_type=refresh_token client_id=imgctl scope=repository:private/app:pull' "$WORK/oauth.log" &&
+  ok "identity token: exchanged with a refresh_token POST" || fail "oauth log: $(cat "$WORK/oauth.log")"
+expect "bearer, wrong identity token" "refused the identity token from '$WORK/idbad.json' (400)" \
+  --insecure-registry "127.0.0.1:$T2" --authfile "$WORK/idbad.json" "127.0.0.1:$T2/private/app:1"
+
 # Credential helpers: the real docker-credential-pass (golang-docker-credential-helpers) over a
 # real pass(1) store encrypted to a throwaway GnuPG key.
 need_tool docker-credential-pass; need_tool pass; need_tool gpg; need_tool gpgconf
@@ -60,6 +79,10 @@ helper_store "127.0.0.1:$B" imgctl s3cret
 helper_store "127.0.0.1:$T" imgctl wrong
 printf '{"credHelpers":{"127.0.0.1:%s":"pass","127.0.0.1:%s":"pass"}}' "$B" "$T" > "$WORK/helpers.json"
 got "basic, credHelpers -> docker-credential-pass" --authfile "$WORK/helpers.json" --ref local/helper "127.0.0.1:$B/private/app:1"
+helper_store "127.0.0.1:$T2" '<token>' rt-good
+printf '{"credHelpers":{"127.0.0.1:%s":"pass"}}' "$T2" > "$WORK/idhelper.json"
+got "bearer, identity token from docker-credential-pass (Username <token>)" --insecure-registry "127.0.0.1:$T2" \
+  --authfile "$WORK/idhelper.json" --ref local/idhelper "127.0.0.1:$T2/private/app:1"
 printf '{"auths":{"127.0.0.1:%s":{}},"credsStore":"pass"}' "$B" > "$WORK/store.json"
 got "basic, credsStore (docker's empty auths entry)" --authfile "$WORK/store.json" --ref local/helper2 "127.0.0.1:$B/private/app:1"
 expect "bearer, helper holds a wrong secret" "refused the credentials from 'docker-credential-pass (named in $WORK/helpers.json)'" \

@@ -56,6 +56,20 @@ TEST(Auth, FindsCredentialsByMostSpecificKey) {
     EXPECT_FALSE(find_credentials("not json", "reg.io", "x", "f"));
 }
 
+TEST(Auth, IdentityTokens) {
+    // As `az acr login` writes it: a placeholder user in "auth", the refresh token beside it.
+    std::string doc = R"({"auths":{"acr.io":{"auth":")" + base64_encode("00000000-0000-0000-0000-000000000000:") +
+                      R"(","identitytoken":"rt-1"},"only.io":{"identitytoken":"rt-2"},"bad.io":{"identitytoken":3}}})";
+    auto c = find_credentials(doc, "acr.io", "x", "f.json");
+    ASSERT_TRUE(c && *c);
+    EXPECT_EQ((*c)->identity_token, "rt-1");
+    EXPECT_EQ((*c)->username, "00000000-0000-0000-0000-000000000000");
+    EXPECT_EQ((**find_credentials(doc, "only.io", "x", "f")).identity_token, "rt-2");
+    auto bad = find_credentials(doc, "bad.io", "x", "f.json");
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.error().message.find("identitytoken"), std::string::npos);
+}
+
 TEST(Auth, CredentialHelpers) {
     std::string doc = R"({"auths":{"a.io":{"auth":")" + base64_encode("u:p") + R"("},"b.io":{}},
         "credHelpers":{"a.io":"pass","https://c.io/v1/":"secretservice"}})";
@@ -79,9 +93,11 @@ TEST(Auth, HelperOutput) {
     EXPECT_EQ((*c)->username, "alice");
     EXPECT_EQ((*c)->password, "pw");
     EXPECT_FALSE(*parse_helper_output(R"({"ServerURL":"a.io","Username":"","Secret":""})", "h"));
+    // docker's convention: Username "<token>" means Secret is an identity (OAuth2 refresh) token.
     auto tok = parse_helper_output(R"({"Username":"<token>","Secret":"refresh"})", "h");
-    ASSERT_FALSE(tok);
-    EXPECT_EQ(tok.error().code, ENOTSUP);
+    ASSERT_TRUE(tok && *tok);
+    EXPECT_EQ((*tok)->identity_token, "refresh");
+    EXPECT_EQ((*tok)->username, "");
     auto junk = parse_helper_output("credentials not found in native keychain", "docker-credential-x");
     ASSERT_FALSE(junk);
     EXPECT_NE(junk.error().message.find("docker-credential-x"), std::string::npos);
