@@ -34,8 +34,8 @@ namespace imgctl::oci {
 class StoreSink : public ObjectSink {
 public:
     static constexpr uint64_t kDeferMax = 1u << 20;
-    static constexpr uint64_t kDeferQueued = 16u << 20;
-    static constexpr uint64_t kSpareBuffers = 8u << 20;  // capacity kept for reuse
+    static constexpr uint64_t kDeferQueued = 8u << 20;
+    static constexpr uint64_t kSpareBuffers = 4u << 20;  // capacity kept for reuse
     /// With `writeback_every` > 0, every that many bytes of objects a background syncfs starts
     /// writing the batch to disk early (EarlyWriteback; best effort).
     explicit StoreSink(store::Store& s, unsigned threads = 8, uint64_t writeback_every = 0, bool defer_writes = false);
