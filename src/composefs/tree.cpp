@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "composefs/block_pool.hpp"
+
 namespace imgctl::composefs {
 
 InodePtr::InodePtr(Inode* p) : p_(p) {
@@ -101,6 +103,13 @@ std::string decode_payload(const char* block) {
     std::memcpy(d.bytes.data(), block + 1, 32);
     return Inode::object_path(d).append(block + 37, get_size(block + 33));
 }
+
+// The size of a block made by encode_payload().
+size_t encoded_size(const char* block) {
+    uint32_t v;
+    std::memcpy(&v, block + (block[0] == 0 ? 1 : 33), sizeof v);
+    return (block[0] == 0 ? 5 : 37) + size_t{v};
+}
 }  // namespace
 
 
@@ -117,9 +126,28 @@ Inode& Inode::operator=(const Inode& o) {
 }
 
 Inode::Inode() = default;
-Inode::Inode(Inode&&) noexcept = default;
-Inode& Inode::operator=(Inode&&) noexcept = default;
-Inode::~Inode() = default;
+Inode::Inode(Inode&& o) noexcept { *this = std::move(o); }
+Inode& Inode::operator=(Inode&& o) noexcept {
+    if (this == &o) return *this;
+    mode = o.mode, nlink = o.nlink, uid = o.uid, gid = o.gid, rdev = o.rdev;
+    mtime_sec = o.mtime_sec, size = o.size, mtime_nsec = o.mtime_nsec;
+    xattrs = std::move(o.xattrs);
+    extra_ = std::move(o.extra_);
+    children_ = std::move(o.children_);
+    free_data();
+    data_ = std::exchange(o.data_, nullptr);
+    payload_ = std::exchange(o.payload_, Payload::None);
+    has_fsverity_ = std::exchange(o.has_fsverity_, false);
+    return *this;
+}
+Inode::~Inode() { free_data(); }
+
+static_assert(sizeof(Inode) == 88);
+void* Inode::operator new(size_t n) {
+    if (n != sizeof(Inode)) return ::operator new(n);
+    return BlockPool::inodes().allocate();
+}
+void Inode::operator delete(void* p) noexcept { BlockPool::inodes().deallocate(p); }
 
 Inode::Extra& Inode::extra() {
     if (!extra_) extra_ = std::make_unique<Extra>();
@@ -165,44 +193,67 @@ void Inode::drop_empty_extra() {
 std::optional<crypto::Digest> Inode::fsverity() const {
     if (!has_fsverity_) return std::nullopt;
     crypto::Digest d;
-    std::memcpy(d.bytes.data(), data_.get(), d.bytes.size());
+    std::memcpy(d.bytes.data(), data_, d.bytes.size());
     return d;
 }
 
 std::string Inode::payload() const {
+    const char* p = data_ + (has_fsverity_ ? 32 : 0);
     switch (payload_) {
         case Payload::FromDigest: return object_path(*fsverity());
-        case Payload::Stored: return decode_payload(data_.get() + (has_fsverity_ ? 32 : 0));
+        case Payload::Object: {
+            crypto::Digest d;
+            std::memcpy(d.bytes.data(), p, d.bytes.size());
+            return object_path(d);
+        }
+        case Payload::Stored: return decode_payload(p);
         case Payload::None: break;
     }
     return {};
 }
 
+size_t Inode::data_size() const {
+    size_t n = has_fsverity_ ? 32 : 0;
+    if (payload_ == Payload::Object) n += 32;
+    if (payload_ == Payload::Stored) n += encoded_size(data_ + n);
+    return n;
+}
+
+void Inode::free_data() {
+    if (!data_) return;
+    if (data_size() == 32) {
+        BlockPool::digests().deallocate(data_);
+    } else {
+        delete[] data_;
+    }
+    data_ = nullptr;
+}
+
 void Inode::set_digest_and_payload(const std::optional<crypto::Digest>& digest, std::string_view payload) {
     std::unique_ptr<char[]> encoded;
     size_t encoded_size = 0;
+    std::optional<crypto::Digest> object;
+    Payload kind = Payload::Stored;
     if (payload.empty()) {
-        payload_ = Payload::None;
+        kind = Payload::None;
     } else if (digest && is_object_path_of(payload, *digest)) {
-        payload_ = Payload::FromDigest;
+        kind = Payload::FromDigest;
+    } else if (payload.size() == 65 && (object = leading_digest(payload))) {
+        kind = Payload::Object;
+        encoded_size = 32;
     } else {
-        payload_ = Payload::Stored;
         encoded = encode_payload(payload, encoded_size);
     }
+    free_data();
+    payload_ = kind;
     has_fsverity_ = digest.has_value();
     size_t digest_size = has_fsverity_ ? 32 : 0;
-    if (digest_size + encoded_size == 0) {
-        data_.reset();
-        return;
-    }
-    if (digest_size == 0) {
-        data_ = std::move(encoded);
-        return;
-    }
-    auto block = std::make_unique_for_overwrite<char[]>(digest_size + encoded_size);
-    std::memcpy(block.get(), digest->bytes.data(), digest_size);
-    if (encoded_size) std::memcpy(block.get() + digest_size, encoded.get(), encoded_size);
-    data_ = std::move(block);
+    size_t total = digest_size + encoded_size;
+    if (total == 0) return;
+    data_ = total == 32 ? static_cast<char*>(BlockPool::digests().allocate()) : new char[total];
+    if (digest) std::memcpy(data_, digest->bytes.data(), digest_size);
+    if (object) std::memcpy(data_ + digest_size, object->bytes.data(), 32);
+    if (encoded) std::memcpy(data_ + digest_size, encoded.get(), encoded_size);
 }
 
 void Inode::set_payload(std::string_view payload) { set_digest_and_payload(fsverity(), payload); }
@@ -270,7 +321,7 @@ static std::string_view last_component(std::string_view path) {
 Result<void> Tree::insert(std::string_view path, InodePtr inode) {
     auto parent = parent_dir(path);
     if (!parent) return std::move(parent).error();
-    (*parent)->children().insert_or_assign(std::string(last_component(path)), std::move(inode));
+    (*parent)->children().insert_or_assign(last_component(path), std::move(inode));
     return {};
 }
 
@@ -294,7 +345,7 @@ Result<void> Tree::mkdir_parents(std::string_view path, uint32_t mode) {
         auto it = cur->children().find((*parts)[i]);
         if (it == cur->children().end()) {
             auto d = Inode::make(mode);
-            it = cur->children().emplace(std::string((*parts)[i]), d).first;
+            it = cur->children().emplace((*parts)[i], d).first;
         } else if (!it->second->is_dir()) {
             return make_error(ENOTDIR, "parent of '{}' is not a directory", path);
         }

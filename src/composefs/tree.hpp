@@ -6,7 +6,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <utility>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,45 +13,12 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "composefs/children.hpp"
 #include "composefs/xattr_list.hpp"
 #include "crypto/digest.hpp"
 
 namespace imgctl::composefs {
 
-struct Inode;
-
-/// Shared ownership of an Inode: 8 bytes, an intrusive thread-safe reference count in the
-/// inode (no separate control block). Hardlinks are several entries holding one InodePtr.
-class InodePtr {
-public:
-    InodePtr() = default;
-    InodePtr(std::nullptr_t) {}  // NOLINT: converts like a shared_ptr
-    /// Takes ownership of a new inode (from make_inode()).
-    explicit InodePtr(Inode* p);
-    InodePtr(const InodePtr& o);
-    InodePtr(InodePtr&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
-    InodePtr& operator=(InodePtr o) noexcept {
-        std::swap(p_, o.p_);
-        return *this;
-    }
-    ~InodePtr();
-
-    Inode* get() const { return p_; }
-    Inode* operator->() const { return p_; }
-    Inode& operator*() const { return *p_; }
-    explicit operator bool() const { return p_ != nullptr; }
-    /// How many InodePtrs share the inode (0 for a null pointer).
-    long use_count() const;
-    void reset() { *this = InodePtr(); }
-    friend bool operator==(const InodePtr& a, const InodePtr& b) { return a.p_ == b.p_; }
-    friend bool operator==(const InodePtr& a, std::nullptr_t) { return a.p_ == nullptr; }
-
-private:
-    Inode* p_ = nullptr;
-};
-
-
-using Children = std::map<std::string, InodePtr, std::less<>>;
 
 /// One file-system object of the in-memory tree: the one thing every source (directory on
 /// disk, dump file, OCI layers, OSTree commit, EROFS reader) produces and the EROFS writer
@@ -75,7 +41,7 @@ struct Inode {
     uint32_t mtime_nsec = 0;
 
 private:  // in the padding after mtime_nsec
-    enum class Payload : uint8_t { None, FromDigest, Stored };
+    enum class Payload : uint8_t { None, FromDigest, Object, Stored };
     Payload payload_ = Payload::None;
     bool has_fsverity_ = false;
 
@@ -126,6 +92,10 @@ public:
 
     static InodePtr make(uint32_t mode);
 
+    /// Inodes live in BlockPool::inodes() (no malloc header per inode).
+    static void* operator new(size_t n);
+    static void operator delete(void* p) noexcept;
+
     /// "ab/cdef…": where the content-addressed store keeps an object with digest `d`.
     static std::string object_path(const crypto::Digest& d);
 
@@ -146,10 +116,13 @@ private:
     std::unique_ptr<Extra> extra_;
     std::unique_ptr<Children> children_;
     // The fs-verity digest and payload in one exact-size block (null when neither is set):
-    // the 32 digest bytes when has_fsverity_, then for Payload::Stored either
-    // [0][u32 size][bytes] or, for the common "ab/<62 hex><suffix>" form,
-    // [1][32 digest bytes][u32 suffix size][suffix].
-    std::unique_ptr<char[]> data_;
+    // the 32 digest bytes when has_fsverity_, then for Payload::Object the 32 bytes of the
+    // digest D of a payload object_path(D), for Payload::Stored either [0][u32 size][bytes]
+    // or, for the common "ab/<62 hex><suffix>" form, [1][32 digest bytes][u32 suffix size][suffix].
+    // Blocks of exactly 32 bytes (the usual case) come from BlockPool::digests().
+    char* data_ = nullptr;
+    size_t data_size() const;
+    void free_data();
     RefCount refs_;
 };
 
