@@ -34,6 +34,7 @@ const std::optional<std::string> kNoContent;
 const Children kNoChildren;
 
 constexpr char kHex[] = "0123456789abcdef";
+constexpr std::string_view kObjectFile = ".file";
 
 // Whether `p` starts with the object path "ab/cdef…" of `d` (lowercase hex).
 bool starts_with_object_path(std::string_view p, const crypto::Digest& d) {
@@ -201,10 +202,11 @@ std::string Inode::payload() const {
     const char* p = data_ + (has_fsverity_ ? 32 : 0);
     switch (payload_) {
         case Payload::FromDigest: return object_path(*fsverity());
-        case Payload::Object: {
+        case Payload::Object:
+        case Payload::ObjectFile: {
             crypto::Digest d;
             std::memcpy(d.bytes.data(), p, d.bytes.size());
-            return object_path(d);
+            return payload_ == Payload::Object ? object_path(d) : object_path(d).append(kObjectFile);
         }
         case Payload::Stored: return decode_payload(p);
         case Payload::None: break;
@@ -214,7 +216,7 @@ std::string Inode::payload() const {
 
 size_t Inode::data_size() const {
     size_t n = has_fsverity_ ? 32 : 0;
-    if (payload_ == Payload::Object) n += 32;
+    if (payload_ == Payload::Object || payload_ == Payload::ObjectFile) n += 32;
     if (payload_ == Payload::Stored) n += encoded_size(data_ + n);
     return n;
 }
@@ -238,8 +240,9 @@ void Inode::set_digest_and_payload(const std::optional<crypto::Digest>& digest, 
         kind = Payload::None;
     } else if (digest && is_object_path_of(payload, *digest)) {
         kind = Payload::FromDigest;
-    } else if (payload.size() == 65 && (object = leading_digest(payload))) {
-        kind = Payload::Object;
+    } else if ((payload.size() == 65 || (payload.size() == 70 && payload.ends_with(kObjectFile))) &&
+               (object = leading_digest(payload))) {
+        kind = payload.size() == 65 ? Payload::Object : Payload::ObjectFile;
         encoded_size = 32;
     } else {
         encoded = encode_payload(payload, encoded_size);

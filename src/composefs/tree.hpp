@@ -41,7 +41,7 @@ struct Inode {
     uint32_t mtime_nsec = 0;
 
 private:  // in the padding after mtime_nsec
-    enum class Payload : uint8_t { None, FromDigest, Object, Stored };
+    enum class Payload : uint8_t { None, FromDigest, Object, ObjectFile, Stored };
     Payload payload_ = Payload::None;
     bool has_fsverity_ = false;
 
@@ -116,8 +116,9 @@ private:
     std::unique_ptr<Extra> extra_;
     std::unique_ptr<Children> children_;
     // The fs-verity digest and payload in one exact-size block (null when neither is set):
-    // the 32 digest bytes when has_fsverity_, then for Payload::Object the 32 bytes of the
-    // digest D of a payload object_path(D), for Payload::Stored either [0][u32 size][bytes]
+    // the 32 digest bytes when has_fsverity_, then for Payload::Object (ObjectFile) the 32
+    // bytes of the digest D of a payload object_path(D) (+ ".file", OSTree's form, as in
+    // every payload of an OSTree-based dump), for Payload::Stored either [0][u32 size][bytes]
     // or, for the common "ab/<62 hex><suffix>" form, [1][32 digest bytes][u32 suffix size][suffix].
     // Blocks of exactly 32 bytes (the usual case) come from BlockPool::digests().
     char* data_ = nullptr;

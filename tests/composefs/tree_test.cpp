@@ -25,6 +25,9 @@ TEST(Inode, PayloadRoundTripsInEveryFormAndOrder) {
         path_of(d),                           // derived from the digest
         path_of(other),                       // digest-shaped, but another digest
         path_of(d) + ".file",                 // OSTree's form: digest + suffix
+        path_of(other) + ".file",             // the same, another digest
+        path_of(other) + ".filf",             // another suffix of the same length
+        path_of(other) + ".files",            // a longer one
         path_of(d).substr(0, 64),             // too short to be a digest path
         "AB/" + d.hex().substr(2),            // not lowercase hex
         "/abs/" + std::string(300, 'x'),      // anything else
