@@ -304,14 +304,6 @@ uint32_t chunkbits_for(uint64_t size) {
     return std::clamp(bits, 12u, 43u);
 }
 
-std::string shared_key(const Xattr& x) {
-    std::string key;
-    key.reserve(x.name.size() + 1 + x.value.size());
-    key.append(x.name).push_back('\0');
-    key.append(x.value);
-    return key;
-}
-
 const std::array<std::string, 256>& stub_names() {
     static const std::array<std::string, 256> names = [] {
         std::array<std::string, 256> n;
