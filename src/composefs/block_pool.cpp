@@ -6,8 +6,9 @@
 
 namespace imgctl::composefs {
 
-// 8-byte multiples: the pointers and 64-bit fields in blocks stay aligned.
-BlockPool::BlockPool(size_t block_size) : size_((block_size + 7) / 8 * 8) {}
+// 16-byte multiples of a slab from operator new (16-byte aligned): every block is 16-byte
+// aligned, as Inode's tagged data pointer needs.
+BlockPool::BlockPool(size_t block_size) : size_((block_size + 15) / 16 * 16) {}
 
 void* BlockPool::allocate() {
     std::lock_guard lock(mu_);

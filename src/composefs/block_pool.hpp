@@ -6,9 +6,9 @@
 namespace imgctl::composefs {
 
 /// Fixed-size blocks carved from 64 KiB slabs, for the tree's most numerous small objects
-/// (inodes, 32-byte digest blocks): no malloc header or rounding per block. Freed blocks go to
-/// a free list and are reused; slabs are kept for the life of the process. Thread-safe (the
-/// sources create inodes on several threads).
+/// (inodes, 32-byte digest blocks): no malloc header per block; blocks are 16-byte aligned.
+/// Freed blocks go to a free list and are reused; slabs are kept for the life of the process.
+/// Thread-safe (the sources create inodes on several threads).
 class BlockPool {
 public:
     explicit BlockPool(size_t block_size);

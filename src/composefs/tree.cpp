@@ -136,14 +136,12 @@ Inode& Inode::operator=(Inode&& o) noexcept {
     extra_ = std::move(o.extra_);
     children_ = std::move(o.children_);
     free_data();
-    data_ = std::exchange(o.data_, nullptr);
-    payload_ = std::exchange(o.payload_, Payload::None);
-    has_fsverity_ = std::exchange(o.has_fsverity_, false);
+    data_ = std::exchange(o.data_, 0);
     return *this;
 }
 Inode::~Inode() { free_data(); }
 
-static_assert(sizeof(Inode) == 88);
+static_assert(sizeof(Inode) == 80);
 void* Inode::operator new(size_t n) {
     if (n != sizeof(Inode)) return ::operator new(n);
     return BlockPool::inodes().allocate();
@@ -192,21 +190,21 @@ void Inode::drop_empty_extra() {
 }
 
 std::optional<crypto::Digest> Inode::fsverity() const {
-    if (!has_fsverity_) return std::nullopt;
+    if (!has_digest()) return std::nullopt;
     crypto::Digest d;
-    std::memcpy(d.bytes.data(), data_, d.bytes.size());
+    std::memcpy(d.bytes.data(), block(), d.bytes.size());
     return d;
 }
 
 std::string Inode::payload() const {
-    const char* p = data_ + (has_fsverity_ ? 32 : 0);
-    switch (payload_) {
+    const char* p = block() + (has_digest() ? 32 : 0);
+    switch (payload_kind()) {
         case Payload::FromDigest: return object_path(*fsverity());
         case Payload::Object:
         case Payload::ObjectFile: {
             crypto::Digest d;
             std::memcpy(d.bytes.data(), p, d.bytes.size());
-            return payload_ == Payload::Object ? object_path(d) : object_path(d).append(kObjectFile);
+            return payload_kind() == Payload::Object ? object_path(d) : object_path(d).append(kObjectFile);
         }
         case Payload::Stored: return decode_payload(p);
         case Payload::None: break;
@@ -215,20 +213,21 @@ std::string Inode::payload() const {
 }
 
 size_t Inode::data_size() const {
-    size_t n = has_fsverity_ ? 32 : 0;
-    if (payload_ == Payload::Object || payload_ == Payload::ObjectFile) n += 32;
-    if (payload_ == Payload::Stored) n += encoded_size(data_ + n);
+    size_t n = has_digest() ? 32 : 0;
+    Payload kind = payload_kind();
+    if (kind == Payload::Object || kind == Payload::ObjectFile) n += 32;
+    if (kind == Payload::Stored) n += encoded_size(block() + n);
     return n;
 }
 
 void Inode::free_data() {
     if (!data_) return;
     if (data_size() == 32) {
-        BlockPool::digests().deallocate(data_);
+        BlockPool::digests().deallocate(block());
     } else {
-        delete[] data_;
+        ::operator delete(block(), std::align_val_t{16});
     }
-    data_ = nullptr;
+    data_ = 0;
 }
 
 void Inode::set_digest_and_payload(const std::optional<crypto::Digest>& digest, std::string_view payload) {
@@ -248,15 +247,16 @@ void Inode::set_digest_and_payload(const std::optional<crypto::Digest>& digest, 
         encoded = encode_payload(payload, encoded_size);
     }
     free_data();
-    payload_ = kind;
-    has_fsverity_ = digest.has_value();
-    size_t digest_size = has_fsverity_ ? 32 : 0;
+    size_t digest_size = digest ? 32 : 0;
     size_t total = digest_size + encoded_size;
-    if (total == 0) return;
-    data_ = total == 32 ? static_cast<char*>(BlockPool::digests().allocate()) : new char[total];
-    if (digest) std::memcpy(data_, digest->bytes.data(), digest_size);
-    if (object) std::memcpy(data_ + digest_size, object->bytes.data(), 32);
-    if (encoded) std::memcpy(data_ + digest_size, encoded.get(), encoded_size);
+    if (total == 0) return;  // kind None, no digest: data_ stays 0
+    // Pool blocks are 32-byte multiples of a 16-byte aligned slab: 16-byte aligned too.
+    void* p = total == 32 ? BlockPool::digests().allocate() : ::operator new(total, std::align_val_t{16});
+    auto* block = static_cast<char*>(p);
+    if (digest) std::memcpy(block, digest->bytes.data(), digest_size);
+    if (object) std::memcpy(block + digest_size, object->bytes.data(), 32);
+    if (encoded) std::memcpy(block + digest_size, encoded.get(), encoded_size);
+    data_ = reinterpret_cast<uintptr_t>(block) | static_cast<uintptr_t>(kind) | (digest ? kHasDigestBit : 0);
 }
 
 void Inode::set_payload(std::string_view payload) { set_digest_and_payload(fsverity(), payload); }

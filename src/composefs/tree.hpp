@@ -24,13 +24,23 @@ namespace imgctl::composefs {
 /// disk, dump file, OCI layers, OSTree commit, EROFS reader) produces and the EROFS writer
 /// consumes. Hardlinks are several directory entries sharing one InodePtr.
 ///
-/// Compact (a tree can have millions of inodes; 96 bytes plus what is set): the fields every
+/// Compact (a tree can have millions of inodes; 80 bytes plus what is set, from a pool): the fields every
 /// inode has are members; the rare ones (symlink target, inline content, primary path) live
 /// in one side allocation made only when one is set, a directory's entries in another, and the
 /// fs-verity digest and payload in a third of exactly their size. A payload equal to
 /// object_path(fsverity) ("ab/cdef…", the content-addressed layout every source uses) is not
 /// stored: it is derived.
 struct Inode {
+private:
+    // Copies and assignments of an Inode start from / keep their own count.
+    struct RefCount {
+        std::atomic<uint32_t> n{0};
+        RefCount() = default;
+        RefCount(const RefCount&) {}
+        RefCount& operator=(const RefCount&) { return *this; }
+    };
+
+public:
     uint32_t mode = 0;  ///< full st_mode: type and permission bits
     uint32_t nlink = 1; ///< regular files: as given (dump NLINK); directories: recomputed by the writer
     uint32_t uid = 0;
@@ -40,10 +50,9 @@ struct Inode {
     uint64_t size = 0;  ///< regular files: st_size; symlinks: target length
     uint32_t mtime_nsec = 0;
 
-private:  // in the padding after mtime_nsec
-    enum class Payload : uint8_t { None, FromDigest, Object, ObjectFile, Stored };
-    Payload payload_ = Payload::None;
-    bool has_fsverity_ = false;
+private:
+    RefCount refs_;  // here rather than last: no padding
+
 
 public:
     XattrList xattrs;  ///< in any order; the writer sorts. Shared with other inodes, see XattrInterner
@@ -101,13 +110,7 @@ public:
 
 private:
     friend class InodePtr;
-    // Copies and assignments of an Inode start from / keep their own count.
-    struct RefCount {
-        std::atomic<uint32_t> n{0};
-        RefCount() = default;
-        RefCount(const RefCount&) {}
-        RefCount& operator=(const RefCount&) { return *this; }
-    };
+    enum class Payload : uint8_t { None, FromDigest, Object, ObjectFile, Stored };
     struct Extra;
     Extra& extra();
     void drop_empty_extra();  // the side allocation goes when nothing in it is set
@@ -115,16 +118,20 @@ private:
 
     std::unique_ptr<Extra> extra_;
     std::unique_ptr<Children> children_;
-    // The fs-verity digest and payload in one exact-size block (null when neither is set):
-    // the 32 digest bytes when has_fsverity_, then for Payload::Object (ObjectFile) the 32
+    // The fs-verity digest and payload in one exact-size block (null when neither is set),
+    // 16-byte aligned, its address in data_ with the payload's kind in bits 0-2 and whether
+    // there is a digest in bit 3. The block holds the 32 digest bytes when there is one, then for Payload::Object (ObjectFile) the 32
     // bytes of the digest D of a payload object_path(D) (+ ".file", OSTree's form, as in
     // every payload of an OSTree-based dump), for Payload::Stored either [0][u32 size][bytes]
     // or, for the common "ab/<62 hex><suffix>" form, [1][32 digest bytes][u32 suffix size][suffix].
     // Blocks of exactly 32 bytes (the usual case) come from BlockPool::digests().
-    char* data_ = nullptr;
+    uintptr_t data_ = 0;
+    static constexpr uintptr_t kKindBits = 7, kHasDigestBit = 8, kTagBits = 15;
+    char* block() const { return reinterpret_cast<char*>(data_ & ~kTagBits); }
+    Payload payload_kind() const { return static_cast<Payload>(data_ & kKindBits); }
+    bool has_digest() const { return data_ & kHasDigestBit; }
     size_t data_size() const;
     void free_data();
-    RefCount refs_;
 };
 
 /// A new inode, shared: make_inode() or make_inode(other) (a copy).
