@@ -76,8 +76,8 @@ struct XattrRef {
 };
 
 /// The shared xattr table (§7.3): each pair once, packed as [u16 name size][u32 value size]
-/// [name][value] in 256 KiB chunks (a pair larger than that gets its own): about 8 bytes
-/// more than the pair itself (a std::vector<Xattr> costs ~100 more).
+/// [name][value] in chunks of 4 KiB doubling up to 256 KiB (a larger pair gets its own):
+/// 14 bytes more than the pair itself (a std::vector<Xattr> costs ~100 more).
 class SharedXattrs {
 public:
     size_t size() const { return at_.size(); }

@@ -126,8 +126,8 @@ XattrRef SharedXattrs::operator[](size_t i) const {
 
 uint32_t SharedXattrs::add(std::string_view name, std::string_view value) {
     size_t need = 6 + name.size() + value.size();
-    if (cap_ - used_ < need) {
-        cap_ = std::max(kChunk, need);
+    if (cap_ - used_ < need) {  // chunks of 4 KiB, 8 KiB, ... up to kChunk; a larger pair gets its own
+        cap_ = std::max(std::min(kChunk, size_t{4096} << std::min<size_t>(chunks_.size(), 6)), need);
         chunks_.push_back(std::make_unique_for_overwrite<char[]>(cap_));
         used_ = 0;
     }
