@@ -91,7 +91,8 @@ public:
     void set_primary_path(std::string path);
 
     /// Directory entries (S_IFDIR only), kept sorted by name (byte order), without "." and "..".
-    /// The non-const form creates the (empty) map on first use; the const form never allocates.
+    /// The non-const form creates the (empty) Children on first use; the const form never
+    /// allocates. Insertions and erases invalidate iterators and references to entries.
     Children& children();
     const Children& children() const;
 
