@@ -142,10 +142,7 @@ Inode& Inode::operator=(Inode&& o) noexcept {
 Inode::~Inode() { free_data(); }
 
 static_assert(sizeof(Inode) == 80);
-void* Inode::operator new(size_t n) {
-    if (n != sizeof(Inode)) return ::operator new(n);
-    return BlockPool::inodes().allocate();
-}
+void* Inode::operator new(size_t) { return BlockPool::inodes().allocate(); }
 void Inode::operator delete(void* p) noexcept { BlockPool::inodes().deallocate(p); }
 
 Inode::Extra& Inode::extra() {

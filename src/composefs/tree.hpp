@@ -30,7 +30,7 @@ namespace imgctl::composefs {
 /// fs-verity digest and payload in a third of exactly their size. A payload equal to
 /// object_path(fsverity) ("ab/cdef…", the content-addressed layout every source uses) is not
 /// stored: it is derived.
-struct Inode {
+struct Inode final {  // final: Inode's operator new hands out blocks of exactly sizeof(Inode)
 private:
     // Copies and assignments of an Inode start from / keep their own count.
     struct RefCount {
