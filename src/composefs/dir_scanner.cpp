@@ -42,9 +42,9 @@ struct FileJob {
     Inode* inode = nullptr;
     UniqueFd fd;
     const std::string* dir = nullptr;
-    const std::string* name = nullptr;
+    std::string name;  // a copy: the directory's entries move as it grows
     struct stat st {};  // as the walk saw it: a sink's copy is checked against it, the cache keyed by it
-    std::string path() const { return *dir + "/" + *name; }
+    std::string path() const { return *dir + "/" + name; }
 };
 
 // Reads exactly `want` bytes at `off` into `buf`. With `at_end` it also checks that the file
@@ -224,11 +224,11 @@ private:
             if (!n) return std::move(n).error();
             if (linked) links_.emplace(std::pair(st.st_dev, st.st_ino), *n);
             Inode* raw = n->get();
-            auto [it, inserted] = dir.children().emplace(std::move(e.name), std::move(*n));
+            dir.children().emplace(e.name, std::move(*n));
             if (S_ISREG(st.st_mode) && st.st_size > 0) {
-                if (!from_cache(st, *raw)) enqueue(FileJob{raw, std::move(*fd), &path, &it->first, st});
+                if (!from_cache(st, *raw)) enqueue(FileJob{raw, std::move(*fd), &path, std::move(e.name), st});
             } else if (S_ISDIR(st.st_mode)) {
-                const std::string& sub = dir_paths_.emplace_back(path + "/" + it->first);
+                const std::string& sub = dir_paths_.emplace_back(path + "/" + e.name);
                 IMGCTL_TRY(scan_dir(fd->get(), sub, *raw));
             }
         }

@@ -3,6 +3,7 @@
 // layout pass (§5-§9) annotates and the serialisation pass turns into bytes.
 
 #include <array>
+#include <memory>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -67,6 +68,34 @@ struct Owner {
     std::string_view name;
 };
 
+/// An xattr by reference (into a SharedXattrs table or an Xattr).
+struct XattrRef {
+    std::string_view name;
+    std::string_view value;
+    friend bool operator==(const XattrRef& a, const Xattr& b) { return a.name == b.name && a.value == b.value; }
+};
+
+/// The shared xattr table (§7.3): each pair once, packed as [u16 name size][u32 value size]
+/// [name][value] in chunks of 4 KiB doubling up to 256 KiB (a larger pair gets its own):
+/// 14 bytes more than the pair itself (a std::vector<Xattr> costs ~100 more).
+class SharedXattrs {
+public:
+    size_t size() const { return at_.size(); }
+    bool empty() const { return at_.empty(); }
+    XattrRef operator[](size_t i) const;
+    /// Appends a pair; returns its index.
+    uint32_t add(std::string_view name, std::string_view value);
+    /// Keeps the entries `order` names, in that order (the chunks stay).
+    void select(const std::vector<uint32_t>& order);
+    void clear();
+
+private:
+    static constexpr size_t kChunk = 256 * 1024;
+    std::vector<std::unique_ptr<char[]>> chunks_;
+    size_t used_ = 0, cap_ = 0;   // of the last chunk
+    std::vector<uint64_t> at_;  // chunk << 32 | offset
+};
+
 struct Build {
     std::vector<Node> nodes;  // BFS order; index 0 is the root
     uint32_t version = 0;
@@ -78,7 +107,7 @@ struct Build {
     std::unordered_map<const Inode*, uint32_t> index_of_shared;
     // The shared xattr table (§7.3) in table order, each entry's offset, and (pair_hash,
     // entry) sorted for lookups.
-    std::vector<Xattr> shared;
+    SharedXattrs shared;
     std::vector<uint32_t> shared_offsets;
     std::vector<std::pair<uint64_t, uint32_t>> shared_index;
     uint32_t shared_size = 0;
@@ -96,9 +125,8 @@ bool is_external(const Node& n);
 /// The offset of `x` in the shared xattr table, or -1 when it is not shared.
 int64_t shared_offset_of(const Build& b, const Xattr& x);
 /// A 64-bit hash of an xattr's name and value.
-uint64_t pair_hash(const Xattr& x);
-/// "name\0value": the key of an xattr while counting pairs.
-std::string shared_key(const Xattr& x);
+uint64_t pair_hash(std::string_view name, std::string_view value);
+inline uint64_t pair_hash(const Xattr& x) { return pair_hash(x.name, x.value); }
 /// The inline content or symlink target of a node.
 std::string_view node_data(const Node& n);
 
@@ -137,9 +165,10 @@ struct XattrPrefix {
     std::string_view suffix;
 };
 XattrPrefix split_xattr_name(std::string_view name);
-inline uint32_t xattr_entry_size(const Xattr& x) {
-    return (4 + static_cast<uint32_t>(split_xattr_name(x.name).suffix.size() + x.value.size()) + 3) & ~3u;
+inline uint32_t xattr_entry_size(std::string_view name, std::string_view value) {
+    return (4 + static_cast<uint32_t>(split_xattr_name(name).suffix.size() + value.size()) + 3) & ~3u;
 }
+inline uint32_t xattr_entry_size(const Xattr& x) { return xattr_entry_size(x.name, x.value); }
 /// Dirents split into blocks (§6): `ends[k]` is the index after the last entry of chunk k;
 /// the last chunk is the inline tail when `tail` > 0, otherwise every chunk is a full block.
 struct DirSplit {

@@ -17,7 +17,8 @@ uint64_t round_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
 // §7.3: a (name, value) pair on more than one inode goes to the shared table, ordered by name
 // descending, then longer value first, then value bytes descending. Two passes keep memory
-// small: 8 bytes per xattr for the hashes, then exact counts only for pairs whose hash repeats.
+// small: 8 bytes per xattr for the hashes, then exact counts only for pairs whose hash
+// repeats, each such pair stored once in the table (candidates with the same hash chained).
 void share_xattrs(Build& b) {
     std::vector<Xattr> xs;
     std::vector<uint64_t> hashes;
@@ -35,34 +36,41 @@ void share_xattrs(Build& b) {
     for (size_t i = 1; i < hashes.size(); ++i)
         if (hashes[i] == hashes[i - 1] && (repeated.empty() || repeated.back() != hashes[i])) repeated.push_back(hashes[i]);
     std::vector<uint64_t>().swap(hashes);
-    std::unordered_map<std::string, uint32_t> counts;  // "name\0value" -> inodes
-    if (!repeated.empty()) {
-        for (uint32_t k = 0; k < b.nodes.size(); ++k) {
-            node_xattrs(b, k, xs);
-            for (const auto& x : xs)
-                if (std::binary_search(repeated.begin(), repeated.end(), pair_hash(x))) ++counts[shared_key(x)];
+    b.shared.clear();
+    constexpr uint32_t kNone = UINT32_MAX;
+    std::vector<uint32_t> head(repeated.size(), kNone);  // per repeated hash: its first candidate
+    std::vector<uint32_t> next, count;                   // per candidate (table entry)
+    for (uint32_t k = 0; !repeated.empty() && k < b.nodes.size(); ++k) {
+        node_xattrs(b, k, xs);
+        for (const auto& x : xs) {
+            auto it = std::lower_bound(repeated.begin(), repeated.end(), pair_hash(x));
+            if (it == repeated.end() || *it != pair_hash(x)) continue;
+            uint32_t& first = head[it - repeated.begin()];
+            uint32_t c = first;
+            while (c != kNone && !(b.shared[c] == x)) c = next[c];
+            if (c == kNone) {
+                c = b.shared.add(x.name, x.value);
+                next.push_back(first);
+                count.push_back(0);
+                first = c;
+            }
+            ++count[c];
         }
     }
-    // The table's entries are moved out of the map (one copy of each pair at any time).
-    b.shared.clear();
-    size_t n_shared = 0;
-    for (const auto& [key, count] : counts) n_shared += count > 1;
-    b.shared.reserve(n_shared);
-    while (!counts.empty()) {
-        auto node = counts.extract(counts.begin());
-        if (node.mapped() < 2) continue;
-        std::string& key = node.key();
-        size_t nul = key.find('\0');
-        Xattr x{key.substr(0, nul), {}};
-        key.erase(0, nul + 1);
-        x.value = std::move(key);
-        b.shared.push_back(std::move(x));
-    }
-    std::sort(b.shared.begin(), b.shared.end(), [](const Xattr& x, const Xattr& y) {
+    std::vector<uint64_t>().swap(repeated);
+    std::vector<uint32_t>().swap(head);
+    std::vector<uint32_t>().swap(next);
+    std::vector<uint32_t> order;
+    for (uint32_t c = 0; c < count.size(); ++c)
+        if (count[c] > 1) order.push_back(c);
+    std::vector<uint32_t>().swap(count);
+    std::sort(order.begin(), order.end(), [&](uint32_t i, uint32_t j) {
+        XattrRef x = b.shared[i], y = b.shared[j];
         if (x.name != y.name) return x.name > y.name;
         if (x.value.size() != y.value.size()) return x.value.size() > y.value.size();
         return std::memcmp(x.value.data(), y.value.data(), x.value.size()) > 0;
     });
+    b.shared.select(order);
     uint32_t off = 0;
     b.shared_offsets.clear();
     b.shared_index.clear();
@@ -70,8 +78,9 @@ void share_xattrs(Build& b) {
     b.shared_index.reserve(b.shared.size());
     for (uint32_t i = 0; i < b.shared.size(); ++i) {
         b.shared_offsets.push_back(off);
-        b.shared_index.emplace_back(pair_hash(b.shared[i]), i);
-        off += xattr_entry_size(b.shared[i]);
+        auto [name, value] = b.shared[i];
+        b.shared_index.emplace_back(pair_hash(name, value), i);
+        off += xattr_entry_size(name, value);
     }
     std::sort(b.shared_index.begin(), b.shared_index.end());
     b.shared_size = off;
@@ -101,9 +110,50 @@ uint64_t place(const Shape& sh, uint64_t pos, bool& moved) {
 
 }  // namespace
 
-uint64_t pair_hash(const Xattr& x) {
-    uint64_t h = std::hash<std::string_view>{}(x.name);
-    return h ^ (std::hash<std::string_view>{}(x.value) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+uint64_t pair_hash(std::string_view name, std::string_view value) {
+    uint64_t h = std::hash<std::string_view>{}(name);
+    return h ^ (std::hash<std::string_view>{}(value) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+}
+
+XattrRef SharedXattrs::operator[](size_t i) const {
+    const char* p = chunks_[at_[i] >> 32].get() + (at_[i] & UINT32_MAX);
+    uint16_t name_size;
+    uint32_t value_size;
+    std::memcpy(&name_size, p, sizeof name_size);
+    std::memcpy(&value_size, p + 2, sizeof value_size);
+    return {{p + 6, name_size}, {p + 6 + name_size, value_size}};
+}
+
+uint32_t SharedXattrs::add(std::string_view name, std::string_view value) {
+    size_t need = 6 + name.size() + value.size();
+    if (cap_ - used_ < need) {  // chunks of 4 KiB, 8 KiB, ... up to kChunk; a larger pair gets its own
+        cap_ = std::max(std::min(kChunk, size_t{4096} << std::min<size_t>(chunks_.size(), 6)), need);
+        chunks_.push_back(std::make_unique_for_overwrite<char[]>(cap_));
+        used_ = 0;
+    }
+    char* p = chunks_.back().get() + used_;
+    auto name_size = static_cast<uint16_t>(name.size());  // checked by the rewrite: < 64 KiB
+    auto value_size = static_cast<uint32_t>(value.size());
+    std::memcpy(p, &name_size, sizeof name_size);
+    std::memcpy(p + 2, &value_size, sizeof value_size);
+    std::memcpy(p + 6, name.data(), name.size());
+    std::memcpy(p + 6 + name.size(), value.data(), value.size());
+    at_.push_back(uint64_t{chunks_.size() - 1} << 32 | used_);
+    used_ += need;
+    return static_cast<uint32_t>(at_.size() - 1);
+}
+
+void SharedXattrs::select(const std::vector<uint32_t>& order) {
+    std::vector<uint64_t> at;
+    at.reserve(order.size());
+    for (uint32_t i : order) at.push_back(at_[i]);
+    at_ = std::move(at);
+}
+
+void SharedXattrs::clear() {
+    chunks_.clear();
+    at_.clear();
+    used_ = cap_ = 0;
 }
 
 int64_t shared_offset_of(const Build& b, const Xattr& x) {

@@ -46,7 +46,7 @@ Result<Scan> scan_tree(const Tree& tree) {
     Scan s;
     struct Frame {
         const Inode* dir;
-        std::map<std::string, InodePtr, std::less<>>::const_iterator it;
+        Children::const_iterator it;
     };
     std::unordered_map<const Inode*, bool> seen_dirs;
     std::vector<Frame> stack{{tree.root().get(), tree.root()->children().begin()}};
@@ -165,7 +165,7 @@ Result<void> Rewriter::expand_dir(uint32_t idx) {
     // whiteout stubs of the root included, so a directory's nodes are consecutive.
     for (const auto& [name, child] : src->children()) {
         if (name.empty() || name.size() > kMaxNameLen || name == "." || name == ".." ||
-            name.find('/') != std::string::npos)
+            name.view().find('/') != std::string::npos)
             return make_error(EINVAL, "bad file name '{}'", name);
     }
     dir_entries(*src, idx == 0, ents_);
@@ -302,14 +302,6 @@ void node_xattrs(const Build& b, uint32_t k, std::vector<Xattr>& xs) {
 uint32_t chunkbits_for(uint64_t size) {
     uint32_t bits = size <= 1 ? 0 : 64 - static_cast<uint32_t>(__builtin_clzll(size - 1));
     return std::clamp(bits, 12u, 43u);
-}
-
-std::string shared_key(const Xattr& x) {
-    std::string key;
-    key.reserve(x.name.size() + 1 + x.value.size());
-    key.append(x.name).push_back('\0');
-    key.append(x.value);
-    return key;
 }
 
 const std::array<std::string, 256>& stub_names() {

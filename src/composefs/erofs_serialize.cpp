@@ -65,15 +65,16 @@ void put32(uint8_t* p, uint32_t v) { for (int i = 0; i < 4; ++i) p[i] = (v >> (8
 void put64(uint8_t* p, uint64_t v) { for (int i = 0; i < 8; ++i) p[i] = (v >> (8 * i)) & 0xff; }
 
 
-uint8_t* write_xattr_entry(uint8_t* p, const Xattr& x) {
-    auto [index, suffix] = split_xattr_name(x.name);
+uint8_t* write_xattr_entry(uint8_t* p, std::string_view name, std::string_view value) {
+    auto [index, suffix] = split_xattr_name(name);
     p[0] = static_cast<uint8_t>(suffix.size());
     p[1] = index;
-    put16(p + 2, static_cast<uint16_t>(x.value.size()));
+    put16(p + 2, static_cast<uint16_t>(value.size()));
     std::memcpy(p + 4, suffix.data(), suffix.size());
-    std::memcpy(p + 4 + suffix.size(), x.value.data(), x.value.size());
-    return p + xattr_entry_size(x);  // the padding is already zero
+    std::memcpy(p + 4 + suffix.size(), value.data(), value.size());
+    return p + xattr_entry_size(name, value);  // the padding is already zero
 }
+uint8_t* write_xattr_entry(uint8_t* p, const Xattr& x) { return write_xattr_entry(p, x.name, x.value); }
 
 // Per-node scratch for the serialisation: the node's xattrs and directory entries, and the
 // node index of the next directory's first entry (directories are met in node order).
@@ -255,9 +256,10 @@ Result<void> serialize(const Build& b, const ImageSink& sink) {
     for (uint32_t k = 0; k < b.nodes.size(); ++k) write_inode(out, b, k, s);
     s.next_child = 1;
     uint64_t off = b.inodes_end;
-    for (const auto& x : b.shared) {
-        write_xattr_entry(out.at(off, xattr_entry_size(x)), x);
-        off += xattr_entry_size(x);
+    for (size_t i = 0; i < b.shared.size(); ++i) {
+        auto [name, value] = b.shared[i];
+        write_xattr_entry(out.at(off, xattr_entry_size(name, value)), name, value);
+        off += xattr_entry_size(name, value);
     }
     for (uint32_t k = 0; k < b.nodes.size(); ++k) write_blocks(out, b, k, s);
     return out.finish(b.total_size);

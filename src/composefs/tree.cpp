@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "composefs/block_pool.hpp"
+
 namespace imgctl::composefs {
 
 InodePtr::InodePtr(Inode* p) : p_(p) {
@@ -32,6 +34,7 @@ const std::optional<std::string> kNoContent;
 const Children kNoChildren;
 
 constexpr char kHex[] = "0123456789abcdef";
+constexpr std::string_view kObjectFile = ".file";
 
 // Whether `p` starts with the object path "ab/cdef…" of `d` (lowercase hex).
 bool starts_with_object_path(std::string_view p, const crypto::Digest& d) {
@@ -101,6 +104,13 @@ std::string decode_payload(const char* block) {
     std::memcpy(d.bytes.data(), block + 1, 32);
     return Inode::object_path(d).append(block + 37, get_size(block + 33));
 }
+
+// The size of a block made by encode_payload().
+size_t encoded_size(const char* block) {
+    uint32_t v;
+    std::memcpy(&v, block + (block[0] == 0 ? 1 : 33), sizeof v);
+    return (block[0] == 0 ? 5 : 37) + size_t{v};
+}
 }  // namespace
 
 
@@ -117,9 +127,23 @@ Inode& Inode::operator=(const Inode& o) {
 }
 
 Inode::Inode() = default;
-Inode::Inode(Inode&&) noexcept = default;
-Inode& Inode::operator=(Inode&&) noexcept = default;
-Inode::~Inode() = default;
+Inode::Inode(Inode&& o) noexcept { *this = std::move(o); }
+Inode& Inode::operator=(Inode&& o) noexcept {
+    if (this == &o) return *this;
+    mode = o.mode, nlink = o.nlink, uid = o.uid, gid = o.gid, rdev = o.rdev;
+    mtime_sec = o.mtime_sec, size = o.size, mtime_nsec = o.mtime_nsec;
+    xattrs = std::move(o.xattrs);
+    extra_ = std::move(o.extra_);
+    children_ = std::move(o.children_);
+    free_data();
+    data_ = std::exchange(o.data_, 0);
+    return *this;
+}
+Inode::~Inode() { free_data(); }
+
+static_assert(sizeof(Inode) == 80);
+void* Inode::operator new(size_t) { return BlockPool::inodes().allocate(); }
+void Inode::operator delete(void* p) noexcept { BlockPool::inodes().deallocate(p); }
 
 Inode::Extra& Inode::extra() {
     if (!extra_) extra_ = std::make_unique<Extra>();
@@ -163,46 +187,73 @@ void Inode::drop_empty_extra() {
 }
 
 std::optional<crypto::Digest> Inode::fsverity() const {
-    if (!has_fsverity_) return std::nullopt;
+    if (!has_digest()) return std::nullopt;
     crypto::Digest d;
-    std::memcpy(d.bytes.data(), data_.get(), d.bytes.size());
+    std::memcpy(d.bytes.data(), block(), d.bytes.size());
     return d;
 }
 
 std::string Inode::payload() const {
-    switch (payload_) {
+    const char* p = block() + (has_digest() ? 32 : 0);
+    switch (payload_kind()) {
         case Payload::FromDigest: return object_path(*fsverity());
-        case Payload::Stored: return decode_payload(data_.get() + (has_fsverity_ ? 32 : 0));
+        case Payload::Object:
+        case Payload::ObjectFile: {
+            crypto::Digest d;
+            std::memcpy(d.bytes.data(), p, d.bytes.size());
+            return payload_kind() == Payload::Object ? object_path(d) : object_path(d).append(kObjectFile);
+        }
+        case Payload::Stored: return decode_payload(p);
         case Payload::None: break;
     }
     return {};
 }
 
+size_t Inode::data_size() const {
+    size_t n = has_digest() ? 32 : 0;
+    Payload kind = payload_kind();
+    if (kind == Payload::Object || kind == Payload::ObjectFile) n += 32;
+    if (kind == Payload::Stored) n += encoded_size(block() + n);
+    return n;
+}
+
+void Inode::free_data() {
+    if (!data_) return;
+    if (data_size() == 32) {
+        BlockPool::digests().deallocate(block());
+    } else {
+        ::operator delete(block(), std::align_val_t{16});
+    }
+    data_ = 0;
+}
+
 void Inode::set_digest_and_payload(const std::optional<crypto::Digest>& digest, std::string_view payload) {
     std::unique_ptr<char[]> encoded;
     size_t encoded_size = 0;
+    std::optional<crypto::Digest> object;
+    Payload kind = Payload::Stored;
     if (payload.empty()) {
-        payload_ = Payload::None;
+        kind = Payload::None;
     } else if (digest && is_object_path_of(payload, *digest)) {
-        payload_ = Payload::FromDigest;
+        kind = Payload::FromDigest;
+    } else if ((payload.size() == 65 || (payload.size() == 70 && payload.ends_with(kObjectFile))) &&
+               (object = leading_digest(payload))) {
+        kind = payload.size() == 65 ? Payload::Object : Payload::ObjectFile;
+        encoded_size = 32;
     } else {
-        payload_ = Payload::Stored;
         encoded = encode_payload(payload, encoded_size);
     }
-    has_fsverity_ = digest.has_value();
-    size_t digest_size = has_fsverity_ ? 32 : 0;
-    if (digest_size + encoded_size == 0) {
-        data_.reset();
-        return;
-    }
-    if (digest_size == 0) {
-        data_ = std::move(encoded);
-        return;
-    }
-    auto block = std::make_unique_for_overwrite<char[]>(digest_size + encoded_size);
-    std::memcpy(block.get(), digest->bytes.data(), digest_size);
-    if (encoded_size) std::memcpy(block.get() + digest_size, encoded.get(), encoded_size);
-    data_ = std::move(block);
+    free_data();
+    size_t digest_size = digest ? 32 : 0;
+    size_t total = digest_size + encoded_size;
+    if (total == 0) return;  // kind None, no digest: data_ stays 0
+    // Pool blocks are 32-byte multiples of a 16-byte aligned slab: 16-byte aligned too.
+    void* p = total == 32 ? BlockPool::digests().allocate() : ::operator new(total, std::align_val_t{16});
+    auto* block = static_cast<char*>(p);
+    if (digest) std::memcpy(block, digest->bytes.data(), digest_size);
+    if (object) std::memcpy(block + digest_size, object->bytes.data(), 32);
+    if (encoded) std::memcpy(block + digest_size, encoded.get(), encoded_size);
+    data_ = reinterpret_cast<uintptr_t>(block) | static_cast<uintptr_t>(kind) | (digest ? kHasDigestBit : 0);
 }
 
 void Inode::set_payload(std::string_view payload) { set_digest_and_payload(fsverity(), payload); }
@@ -270,7 +321,7 @@ static std::string_view last_component(std::string_view path) {
 Result<void> Tree::insert(std::string_view path, InodePtr inode) {
     auto parent = parent_dir(path);
     if (!parent) return std::move(parent).error();
-    (*parent)->children().insert_or_assign(std::string(last_component(path)), std::move(inode));
+    (*parent)->children().insert_or_assign(last_component(path), std::move(inode));
     return {};
 }
 
@@ -294,7 +345,7 @@ Result<void> Tree::mkdir_parents(std::string_view path, uint32_t mode) {
         auto it = cur->children().find((*parts)[i]);
         if (it == cur->children().end()) {
             auto d = Inode::make(mode);
-            it = cur->children().emplace(std::string((*parts)[i]), d).first;
+            it = cur->children().emplace((*parts)[i], d).first;
         } else if (!it->second->is_dir()) {
             return make_error(ENOTDIR, "parent of '{}' is not a directory", path);
         }

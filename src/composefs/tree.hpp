@@ -6,7 +6,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <utility>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,57 +13,34 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "composefs/children.hpp"
 #include "composefs/xattr_list.hpp"
 #include "crypto/digest.hpp"
 
 namespace imgctl::composefs {
 
-struct Inode;
-
-/// Shared ownership of an Inode: 8 bytes, an intrusive thread-safe reference count in the
-/// inode (no separate control block). Hardlinks are several entries holding one InodePtr.
-class InodePtr {
-public:
-    InodePtr() = default;
-    InodePtr(std::nullptr_t) {}  // NOLINT: converts like a shared_ptr
-    /// Takes ownership of a new inode (from make_inode()).
-    explicit InodePtr(Inode* p);
-    InodePtr(const InodePtr& o);
-    InodePtr(InodePtr&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
-    InodePtr& operator=(InodePtr o) noexcept {
-        std::swap(p_, o.p_);
-        return *this;
-    }
-    ~InodePtr();
-
-    Inode* get() const { return p_; }
-    Inode* operator->() const { return p_; }
-    Inode& operator*() const { return *p_; }
-    explicit operator bool() const { return p_ != nullptr; }
-    /// How many InodePtrs share the inode (0 for a null pointer).
-    long use_count() const;
-    void reset() { *this = InodePtr(); }
-    friend bool operator==(const InodePtr& a, const InodePtr& b) { return a.p_ == b.p_; }
-    friend bool operator==(const InodePtr& a, std::nullptr_t) { return a.p_ == nullptr; }
-
-private:
-    Inode* p_ = nullptr;
-};
-
-
-using Children = std::map<std::string, InodePtr, std::less<>>;
 
 /// One file-system object of the in-memory tree: the one thing every source (directory on
 /// disk, dump file, OCI layers, OSTree commit, EROFS reader) produces and the EROFS writer
 /// consumes. Hardlinks are several directory entries sharing one InodePtr.
 ///
-/// Compact (a tree can have millions of inodes; 96 bytes plus what is set): the fields every
+/// Compact (a tree can have millions of inodes; 80 bytes plus what is set, from a pool): the fields every
 /// inode has are members; the rare ones (symlink target, inline content, primary path) live
 /// in one side allocation made only when one is set, a directory's entries in another, and the
 /// fs-verity digest and payload in a third of exactly their size. A payload equal to
 /// object_path(fsverity) ("ab/cdef…", the content-addressed layout every source uses) is not
 /// stored: it is derived.
-struct Inode {
+struct Inode final {  // final: Inode's operator new hands out blocks of exactly sizeof(Inode)
+private:
+    // Copies and assignments of an Inode start from / keep their own count.
+    struct RefCount {
+        std::atomic<uint32_t> n{0};
+        RefCount() = default;
+        RefCount(const RefCount&) {}
+        RefCount& operator=(const RefCount&) { return *this; }
+    };
+
+public:
     uint32_t mode = 0;  ///< full st_mode: type and permission bits
     uint32_t nlink = 1; ///< regular files: as given (dump NLINK); directories: recomputed by the writer
     uint32_t uid = 0;
@@ -74,10 +50,9 @@ struct Inode {
     uint64_t size = 0;  ///< regular files: st_size; symlinks: target length
     uint32_t mtime_nsec = 0;
 
-private:  // in the padding after mtime_nsec
-    enum class Payload : uint8_t { None, FromDigest, Stored };
-    Payload payload_ = Payload::None;
-    bool has_fsverity_ = false;
+private:
+    RefCount refs_;  // here rather than last: no padding
+
 
 public:
     XattrList xattrs;  ///< in any order; the writer sorts. Shared with other inodes, see XattrInterner
@@ -116,7 +91,8 @@ public:
     void set_primary_path(std::string path);
 
     /// Directory entries (S_IFDIR only), kept sorted by name (byte order), without "." and "..".
-    /// The non-const form creates the (empty) map on first use; the const form never allocates.
+    /// The non-const form creates the (empty) Children on first use; the const form never
+    /// allocates. Insertions and erases invalidate iterators and references to entries.
     Children& children();
     const Children& children() const;
 
@@ -126,18 +102,16 @@ public:
 
     static InodePtr make(uint32_t mode);
 
+    /// Inodes live in BlockPool::inodes() (no malloc header per inode).
+    static void* operator new(size_t n);
+    static void operator delete(void* p) noexcept;
+
     /// "ab/cdef…": where the content-addressed store keeps an object with digest `d`.
     static std::string object_path(const crypto::Digest& d);
 
 private:
     friend class InodePtr;
-    // Copies and assignments of an Inode start from / keep their own count.
-    struct RefCount {
-        std::atomic<uint32_t> n{0};
-        RefCount() = default;
-        RefCount(const RefCount&) {}
-        RefCount& operator=(const RefCount&) { return *this; }
-    };
+    enum class Payload : uint8_t { None, FromDigest, Object, ObjectFile, Stored };
     struct Extra;
     Extra& extra();
     void drop_empty_extra();  // the side allocation goes when nothing in it is set
@@ -145,12 +119,20 @@ private:
 
     std::unique_ptr<Extra> extra_;
     std::unique_ptr<Children> children_;
-    // The fs-verity digest and payload in one exact-size block (null when neither is set):
-    // the 32 digest bytes when has_fsverity_, then for Payload::Stored either
-    // [0][u32 size][bytes] or, for the common "ab/<62 hex><suffix>" form,
-    // [1][32 digest bytes][u32 suffix size][suffix].
-    std::unique_ptr<char[]> data_;
-    RefCount refs_;
+    // The fs-verity digest and payload in one exact-size block (null when neither is set),
+    // 16-byte aligned, its address in data_ with the payload's kind in bits 0-2 and whether
+    // there is a digest in bit 3. The block holds the 32 digest bytes when there is one, then for Payload::Object (ObjectFile) the 32
+    // bytes of the digest D of a payload object_path(D) (+ ".file", OSTree's form, as in
+    // every payload of an OSTree-based dump), for Payload::Stored either [0][u32 size][bytes]
+    // or, for the common "ab/<62 hex><suffix>" form, [1][32 digest bytes][u32 suffix size][suffix].
+    // Blocks of exactly 32 bytes (the usual case) come from BlockPool::digests().
+    uintptr_t data_ = 0;
+    static constexpr uintptr_t kKindBits = 7, kHasDigestBit = 8, kTagBits = 15;
+    char* block() const { return reinterpret_cast<char*>(data_ & ~kTagBits); }
+    Payload payload_kind() const { return static_cast<Payload>(data_ & kKindBits); }
+    bool has_digest() const { return data_ & kHasDigestBit; }
+    size_t data_size() const;
+    void free_data();
 };
 
 /// A new inode, shared: make_inode() or make_inode(other) (a copy).

@@ -166,13 +166,7 @@ Result<void> LayerApplier::whiteout(std::string_view dir, std::string_view name,
         auto d = dir.empty() ? tree_.root() : tree_.lookup(dir);
         if (!d || !d->is_dir()) return {};  // nothing below to hide
         std::string prefix = dir.empty() ? "" : dir_s + "/";
-        for (auto it = d->children().begin(); it != d->children().end();) {
-            if (added_.count(prefix + it->first)) {
-                ++it;
-            } else {
-                it = d->children().erase(it);
-            }
-        }
+        d->children().erase_if([&](const composefs::ChildEntry& e) { return !added_.count(prefix + e.first); });
         return {};
     }
     std::string_view target = name.substr(kWhiteoutPrefix.size());
