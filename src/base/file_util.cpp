@@ -5,6 +5,7 @@
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -45,6 +46,32 @@ Result<void> write_all(int fd, std::span<const std::byte> data) {
 
 Result<void> write_all(int fd, std::string_view data) {
     return write_all(fd, std::as_bytes(std::span(data.data(), data.size())));
+}
+
+Result<void> writev_all(int fd, std::span<const std::span<const std::byte>> parts) {
+    constexpr size_t kMaxIov = 64;
+    size_t i = 0, skip = 0;  // the first part not fully written, and how much of it was
+    while (i < parts.size()) {
+        struct iovec iov[kMaxIov];
+        size_t n = 0;
+        for (size_t k = i; k < parts.size() && n < kMaxIov; ++k, ++n) {
+            size_t off = k == i ? skip : 0;
+            iov[n].iov_base = const_cast<std::byte*>(parts[k].data() + off);
+            iov[n].iov_len = parts[k].size() - off;
+        }
+        ssize_t w = ::writev(fd, iov, static_cast<int>(n));
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return errno_error(errno, "writing");
+        if (w == 0) return make_error(EIO, "writing: no progress");
+        auto left = static_cast<size_t>(w);
+        while (i < parts.size() && left >= parts[i].size() - skip) {
+            left -= parts[i].size() - skip;
+            skip = 0;
+            ++i;
+        }
+        skip += left;
+    }
+    return {};
 }
 
 Result<void> pwrite_all(int fd, std::span<const std::byte> data, off_t offset) {

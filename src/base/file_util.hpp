@@ -22,6 +22,8 @@ Result<void> write_all(int fd, std::string_view data);
 
 /// pwrite()s all of `data` at `offset`.
 Result<void> pwrite_all(int fd, std::span<const std::byte> data, off_t offset);
+/// Writes all of `parts`, in order, with as few writev() calls as the kernel allows.
+Result<void> writev_all(int fd, std::span<const std::span<const std::byte>> parts);
 
 /// Reads up to `buf.size()` bytes at `offset`, looping until EOF or full. Returns bytes read.
 Result<size_t> pread_full(int fd, std::span<std::byte> buf, off_t offset);

@@ -1,5 +1,7 @@
 #include "oci/store_sink.hpp"
 
+#include <cstring>
+
 #include <fmt/format.h>
 
 #include "store/store.hpp"
@@ -20,31 +22,70 @@ private:
 
 }  // namespace
 
-// A small file's bytes, kept in memory and hashed as they arrive (tar thread).
+// A small file's bytes, hashed as they arrive and copied into the sink's chunks (tar thread).
 class StoreSink::MemoryWriter : public ObjectSink::Writer {
 public:
-    MemoryWriter(uint64_t n, std::vector<std::byte> buf, std::unique_ptr<crypto::FsVerityHasher> h)
-        : data(std::move(buf)), size(n), hasher(std::move(h)) {
-        data.clear();
-        data.reserve(n);
+    MemoryWriter(StoreSink& sink, uint64_t n, std::unique_ptr<crypto::FsVerityHasher> h)
+        : sink_(sink), hasher(std::move(h)) {
+        job.size = n;
         hasher->reset(n);
     }
+    ~MemoryWriter() override {
+        if (!job.chunks.empty()) sink_.release_chunks(job.chunks);  // not handed to the writer
+    }
     Result<void> write(std::span<const std::byte> d) override {
-        if (d.size() > size - data.size())
-            return make_error(EINVAL, "object is larger than the announced {} bytes", size);
-        data.insert(data.end(), d.begin(), d.end());
+        if (d.size() > job.size - got_)
+            return make_error(EINVAL, "object is larger than the announced {} bytes", job.size);
         hasher->update(d);
+        while (!d.empty()) {
+            size_t in_chunk = got_ % kChunk;
+            if (in_chunk == 0) {
+                std::byte* c = sink_.take_chunk();
+                if (!c) return sink_.writer_error();
+                job.chunks.push_back(c);
+            }
+            size_t n = std::min(d.size(), kChunk - in_chunk);
+            std::memcpy(job.chunks.back() + in_chunk, d.data(), n);
+            got_ += n;
+            d = d.subspan(n);
+        }
         return {};
     }
     Result<crypto::Digest> commit() override {
-        if (data.size() != size)
-            return make_error(EINVAL, "object has {} bytes, {} were announced", data.size(), size);
+        if (got_ != job.size) return make_error(EINVAL, "object has {} bytes, {} were announced", got_, job.size);
         return hasher->finish();
     }
-    std::vector<std::byte> data;
-    uint64_t size;
+    StoreSink& sink_;
+    Deferred job;
+    uint64_t got_ = 0;
     std::unique_ptr<crypto::FsVerityHasher> hasher;
 };
+
+std::byte* StoreSink::take_chunk() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !free_chunks_.empty() || chunks_.size() * kChunk < kDeferQueued || error_; });
+    if (error_) return nullptr;
+    if (free_chunks_.empty()) {
+        chunks_.emplace_back(new std::byte[kChunk]);
+        return chunks_.back().get();
+    }
+    std::byte* c = free_chunks_.back();
+    free_chunks_.pop_back();
+    return c;
+}
+
+void StoreSink::release_chunks(std::vector<std::byte*>& chunks) {
+    std::lock_guard lock(mu_);
+    bool was_empty = free_chunks_.empty();
+    free_chunks_.insert(free_chunks_.end(), chunks.begin(), chunks.end());
+    chunks.clear();
+    if (was_empty) cv_.notify_all();  // the tar thread only waits for chunks when none is free
+}
+
+Error StoreSink::writer_error() {
+    std::lock_guard lock(mu_);
+    return error_ ? *error_ : make_error(ECANCELED, "the object writer stopped");
+}
 
 StoreSink::StoreSink(store::Store& s, unsigned threads, uint64_t writeback_every, bool defer_writes)
     : store_(s), max_queue_(4 * std::max(threads, 1u)) {
@@ -75,17 +116,7 @@ Result<std::unique_ptr<ObjectSink::Writer>> StoreSink::begin(uint64_t size) {
             h = std::move(hashers_.back());
             hashers_.pop_back();
         }
-        // A buffer the writer thread is done with (no page faults for a fresh allocation).
-        std::vector<std::byte> buf;
-        {
-            std::lock_guard lock(mu_);
-            if (!spare_.empty()) {
-                buf = std::move(spare_.back());
-                spare_.pop_back();
-                spare_bytes_ -= buf.capacity();
-            }
-        }
-        return std::unique_ptr<Writer>(new MemoryWriter(size, std::move(buf), std::move(h)));
+        return std::unique_ptr<Writer>(new MemoryWriter(*this, size, std::move(h)));
     }
     auto w = store_.begin_object(size);
     if (!w) return std::move(w).error();
@@ -100,12 +131,11 @@ Result<void> StoreSink::finish(std::unique_ptr<Writer> w, const composefs::Inode
         if (!d) return std::move(d).error();
         node->set_fsverity(*d);
         node->set_payload(object_payload_path(*d));
-        uint64_t n = m->data.size();
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return deferred_bytes_ + n <= kDeferQueued || deferred_.empty() || error_; });
+        m->job.digest = *d;
+        std::lock_guard lock(mu_);
         if (error_) return *error_;
-        deferred_bytes_ += n;
-        deferred_.push_back(Deferred{std::move(m->data), *d});
+        deferred_.push_back(std::move(m->job));
+        m->job.chunks.clear();  // now the writer's
         if (deferred_.size() == 1) cv_.notify_all();  // the writer only ever waits for an empty queue
         return {};
     }
@@ -149,6 +179,7 @@ void StoreSink::work() {
 
 void StoreSink::write_deferred() {
     std::unique_lock lock(mu_);
+    std::vector<std::span<const std::byte>> parts;
     while (true) {
         cv_.wait(lock, [&] { return !deferred_.empty() || stop_; });
         if (stop_) return;  // flush() drained the queue, or the pull failed: drop what is left
@@ -157,18 +188,21 @@ void StoreSink::write_deferred() {
         writing_ = true;
         const bool failed = error_.has_value();  // after an error, the rest is only dropped
         lock.unlock();
-        auto r = failed ? Result<crypto::Digest>(job.digest) : store_.insert_object_bytes_hashed(job.data, job.digest);
+        Result<crypto::Digest> r = job.digest;
+        if (!failed) {
+            parts.clear();
+            for (size_t i = 0; i < job.chunks.size(); ++i)
+                parts.emplace_back(job.chunks[i], std::min<uint64_t>(kChunk, job.size - i * kChunk));
+            r = store_.insert_object_parts_hashed(parts, job.digest);
+        }
         lock.lock();
         writing_ = false;
-        deferred_bytes_ -= job.data.size();
-        if (spare_bytes_ + job.data.capacity() <= kSpareBuffers) {
-            spare_bytes_ += job.data.capacity();
-            spare_.push_back(std::move(job.data));
-        }
+        bool was_empty = free_chunks_.empty();
+        free_chunks_.insert(free_chunks_.end(), job.chunks.begin(), job.chunks.end());
         if (!r && !error_)
             error_ = std::move(r).error().context(fmt::format("storing object '{}'", object_payload_path(job.digest)));
-        // The tar thread waits for room in the queue, flush() for an empty one.
-        cv_.notify_all();
+        // flush() waits for an empty queue, the tar thread for a free chunk (or an error).
+        if (deferred_.empty() || was_empty || error_) cv_.notify_all();
     }
 }
 

@@ -27,15 +27,16 @@ namespace imgctl::oci {
 /// the puller uses in a batch: handing such a cheap commit to a thread costs more than it).
 ///
 /// With `defer_writes` (the puller: 0 threads, in a batch), files of up to kDeferMax bytes are
-/// hashed as their bytes arrive but kept in memory, and one writer thread stores them
-/// (Store::insert_object_bytes_hashed): the thread parsing the tar makes no system call for
-/// them. At most kDeferQueued bytes wait; a writer error comes back from the next finish() or
-/// flush().
+/// hashed as their bytes arrive and copied into chunks of kChunk bytes, and one writer thread
+/// stores them (Store::insert_object_parts_hashed, one writev): the thread parsing the tar makes
+/// no system call for them. The chunks (kDeferQueued bytes at most, allocated on first use) are
+/// recycled, never freed before the sink: fresh pages cost a fault each. A writer error comes
+/// back from the next finish() or flush().
 class StoreSink : public ObjectSink {
 public:
     static constexpr uint64_t kDeferMax = 1u << 20;
     static constexpr uint64_t kDeferQueued = 8u << 20;
-    static constexpr uint64_t kSpareBuffers = 4u << 20;  // capacity kept for reuse
+    static constexpr size_t kChunk = 16u << 10;
     /// With `writeback_every` > 0, every that many bytes of objects a background syncfs starts
     /// writing the batch to disk early (EarlyWriteback; best effort).
     explicit StoreSink(store::Store& s, unsigned threads = 8, uint64_t writeback_every = 0, bool defer_writes = false);
@@ -53,12 +54,20 @@ private:
         composefs::InodePtr node;
     };
     struct Deferred {
-        std::vector<std::byte> data;
+        std::vector<std::byte*> chunks;  // kChunk bytes each, the last one partly
+        uint64_t size = 0;
         crypto::Digest digest;
     };
     class MemoryWriter;
     void work();
     void write_deferred();
+    /// A free chunk, waiting for the writer to release one when all kDeferQueued bytes are in
+    /// use; nullptr after a writer error.
+    std::byte* take_chunk();
+    /// Gives back chunks a writer never handed over (its file failed or was dropped).
+    void release_chunks(std::vector<std::byte*>& chunks);
+    /// The writer thread's error (after take_chunk() returned nullptr).
+    Error writer_error();
     store::Store& store_;
     std::mutex mu_;
     std::condition_variable cv_;
@@ -70,10 +79,9 @@ private:
     std::vector<std::thread> threads_;
     // Deferred writes (under mu_): the queue, its bytes, whether the writer is busy with one.
     std::deque<Deferred> deferred_;
-    uint64_t deferred_bytes_ = 0;
     bool writing_ = false;
-    std::vector<std::vector<std::byte>> spare_;  // written buffers, for reuse (under mu_)
-    uint64_t spare_bytes_ = 0;
+    std::vector<std::unique_ptr<std::byte[]>> chunks_;  // every chunk allocated (under mu_)
+    std::vector<std::byte*> free_chunks_;               // (under mu_)
     std::thread writer_;
     std::vector<std::unique_ptr<crypto::FsVerityHasher>> hashers_;  // reused (tar thread only)
     std::unique_ptr<EarlyWriteback> writeback_;  // null when off

@@ -118,6 +118,9 @@ public:
     /// reads the tar; another thread writes). Content already present costs one stat.
     /// Thread-safe against other object insertions in a batch.
     Result<crypto::Digest> insert_object_bytes_hashed(std::span<const std::byte> data, const crypto::Digest& digest);
+    /// The same for content held in pieces (written with writev).
+    Result<crypto::Digest> insert_object_parts_hashed(std::span<const std::span<const std::byte>> parts,
+                                                      const crypto::Digest& digest);
     Result<ObjectWriter> begin_object(uint64_t size);
     bool has_object(const crypto::Digest& d) const;
     /// Opens an object read-only (O_NOFOLLOW); its content is not verified here.

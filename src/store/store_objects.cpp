@@ -140,12 +140,20 @@ Result<crypto::Digest> Store::insert_object_bytes(std::span<const std::byte> dat
 }
 
 Result<crypto::Digest> Store::insert_object_bytes_hashed(std::span<const std::byte> data, const crypto::Digest& digest) {
+    const std::span<const std::byte> one[] = {data};
+    return insert_object_parts_hashed(one, digest);
+}
+
+Result<crypto::Digest> Store::insert_object_parts_hashed(std::span<const std::span<const std::byte>> parts,
+                                                         const crypto::Digest& digest) {
     if (has_object(digest)) return digest;
-    auto w = begin_object(data.size());
+    uint64_t size = 0;
+    for (const auto& p : parts) size += p.size();
+    auto w = begin_object(size);
     if (!w) return std::move(w).error();
-    IMGCTL_TRY(write_all(w->tmp_->fd(), data));
+    IMGCTL_TRY(writev_all(w->tmp_->fd(), parts));
     w->hashed_ = digest;
-    w->written_ = data.size();
+    w->written_ = size;
     return w->commit();
 }
 
