@@ -99,16 +99,17 @@ import re, sys
 print(sum(int(m.group(1)) for l in sys.stdin
           if (m := re.search(r"\"GET /v2/[^ ]*/blobs/[^ ]* HTTP/[0-9.]+\" 20[06] ([0-9]+)", l))))'
 }
+# With IMGCTL_BASE, each of its pulls runs right next to the same pull of IMGCTL, in alternating
+# order (the VM's page cache and file system state drift over a run: neighbours see the same).
+base_pull() {  # base_pull KEY REPO IMAGE
+  "$BASE" init --repo "$2" >/dev/null
+  measure "$1" "$BASE" pull --quiet --repo "$2" --insecure-registry "$R" "$R/$3"
+}
 for i in $(seq "$RUNS"); do
   "$IMGCTL" init --repo "repo$i" >/dev/null
+  [ -n "$BASE" ] && [ $((i % 2)) = 0 ] && base_pull base_gzip "base$i" os:1
   measure pull_gzip "$IMGCTL" pull --quiet --repo "repo$i" --insecure-registry "$R" "$R/os:1"
-  if [ -n "$BASE" ]; then
-    "$BASE" init --repo "base$i" >/dev/null
-    measure base_gzip "$BASE" pull --quiet --repo "base$i" --insecure-registry "$R" "$R/os:1"
-    "$BASE" init --repo "basez$i" >/dev/null
-    measure base_zstd "$BASE" pull --quiet --repo "basez$i" --insecure-registry "$R" "$R/os-zstd:1"
-    later_rm "base$i" "basez$i"
-  fi
+  [ -n "$BASE" ] && [ $((i % 2)) = 1 ] && base_pull base_gzip "base$i" os:1
   measure skopeo_gzip "${skopeo_nc[@]}" copy -q --src-tls-verify=false "docker://$R/os:1" "oci:s$i:1"
   measure umoci_unpack umoci unpack --image "s$i:1" "u$i"
   mkdir "ds$i"
@@ -120,9 +121,11 @@ for i in $(seq "$RUNS"); do
   sed -n 's/.* \([0-9]*\) compressed bytes read.*/\1/p' t/pull_v2.err >> t/v2_counted
   registry_bytes_since "$before" >> t/v2_served
   "$IMGCTL" init --repo "repoz$i" >/dev/null
+  [ -n "$BASE" ] && [ $((i % 2)) = 0 ] && base_pull base_zstd "basez$i" os-zstd:1
   measure pull_zstd "$IMGCTL" pull --quiet --repo "repoz$i" --insecure-registry "$R" "$R/os-zstd:1"
+  [ -n "$BASE" ] && [ $((i % 2)) = 1 ] && base_pull base_zstd "basez$i" os-zstd:1
   measure skopeo_zstd "${skopeo_nc[@]}" copy -q --src-tls-verify=false "docker://$R/os-zstd:1" "oci:z$i:1"
-  later_rm "repo$i" "repoz$i" "z$i"
+  later_rm "repo$i" "repoz$i" "z$i" "base$i" "basez$i"
 done
 
 # 5. The table.
