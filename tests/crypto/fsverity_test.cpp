@@ -10,16 +10,12 @@
 #include "base/file_util.hpp"
 #include "base/temp_dir.hpp"
 #include "crypto/sha256.hpp"
+#include "random_bytes.hpp"
 
 namespace imgctl::crypto {
 namespace {
 
-std::string random_bytes(size_t n, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::string s(n, '\0');
-    for (auto& c : s) c = static_cast<char>(rng());
-    return s;
-}
+using testing_data::random_bytes;
 
 TEST(Sha256, KnownAnswer) {
     EXPECT_EQ(Sha256::of(std::string_view("abc")).hex(),

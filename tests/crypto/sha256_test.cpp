@@ -2,6 +2,7 @@
 // and, in the "crypto-openssl" run (IMGCTL_SHA_NI=0), on the OpenSSL path of the same code.
 
 #include "crypto/sha256.hpp"
+#include "random_bytes.hpp"
 
 #include <openssl/evp.h>
 
@@ -17,12 +18,7 @@
 namespace imgctl::crypto {
 namespace {
 
-std::string random_bytes(size_t n, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::string s(n, '\0');
-    for (auto& c : s) c = static_cast<char>(rng());
-    return s;
-}
+using testing_data::random_bytes;
 
 Digest openssl_sha256(std::string_view data) {
     Digest d;
