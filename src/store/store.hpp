@@ -114,11 +114,9 @@ public:
     /// `digest`. Content already present costs one stat.
     Result<crypto::Digest> insert_object_fd_hashed(int fd, uint64_t size, const crypto::Digest& digest);
     Result<crypto::Digest> insert_object_bytes(std::span<const std::byte> data);
-    /// The same for bytes whose fs-verity digest the caller computed (the pull hashes while it
-    /// reads the tar; another thread writes). Content already present costs one stat.
-    /// Thread-safe against other object insertions in a batch.
-    Result<crypto::Digest> insert_object_bytes_hashed(std::span<const std::byte> data, const crypto::Digest& digest);
-    /// The same for content held in pieces (written with writev).
+    /// Stores content the caller already hashed (the pull hashes while it reads the tar;
+    /// another thread writes), held in pieces (written with writev), named `digest`. Content
+    /// already present costs one stat. Thread-safe against other object insertions in a batch.
     Result<crypto::Digest> insert_object_parts_hashed(std::span<const std::span<const std::byte>> parts,
                                                       const crypto::Digest& digest);
     Result<ObjectWriter> begin_object(uint64_t size);

@@ -139,11 +139,6 @@ Result<crypto::Digest> Store::insert_object_bytes(std::span<const std::byte> dat
     return w->commit();
 }
 
-Result<crypto::Digest> Store::insert_object_bytes_hashed(std::span<const std::byte> data, const crypto::Digest& digest) {
-    const std::span<const std::byte> one[] = {data};
-    return insert_object_parts_hashed(one, digest);
-}
-
 Result<crypto::Digest> Store::insert_object_parts_hashed(std::span<const std::span<const std::byte>> parts,
                                                          const crypto::Digest& digest) {
     if (has_object(digest)) return digest;
